@@ -1,0 +1,125 @@
+"""Settings for the portal.
+
+Every value comes from the environment (prefix ``PORTAL_``). ``Development`` and
+``Testing`` have safe local defaults; ``Production`` refuses to start while a
+required setting is missing and names each one that is.
+"""
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """Return ``PORTAL_<name>`` from the environment, or ``default``."""
+    return os.environ.get(f"PORTAL_{name}", default)
+
+
+def env_int(name: str, default: int) -> int:
+    """Return ``PORTAL_<name>`` as an integer, or ``default``."""
+    value = env(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return ``PORTAL_<name>`` read as a yes/no flag, or ``default``."""
+    value = env(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = env("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = env("DATABASE_URL")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    # Object storage (any S3-compatible endpoint).
+    S3_ENDPOINT_URL = env("S3_ENDPOINT_URL")
+    S3_REGION = env("S3_REGION", "us-east-1")
+    S3_ACCESS_KEY_ID = env("S3_ACCESS_KEY_ID")
+    S3_SECRET_ACCESS_KEY = env("S3_SECRET_ACCESS_KEY")
+    S3_BUCKET = env("S3_BUCKET", "portal-evidence")
+    S3_CONNECT_TIMEOUT = env_int("S3_CONNECT_TIMEOUT", 3)
+    S3_READ_TIMEOUT = env_int("S3_READ_TIMEOUT", 10)
+    S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 2)
+
+    # Mail. Without a server, development prints mail to the log instead.
+    MAIL_SERVER = env("MAIL_SERVER")
+    MAIL_PORT = env_int("MAIL_PORT", 587)
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS", True)
+    MAIL_USERNAME = env("MAIL_USERNAME")
+    MAIL_PASSWORD = env("MAIL_PASSWORD")
+    MAIL_FROM = env("MAIL_FROM", "portal@localhost")
+    # Base of the links put in emails, e.g. https://portal.example-firm.com
+    BASE_URL = env("BASE_URL", "http://127.0.0.1:5000")
+
+    # Throttling: Redis when configured (shared by all workers), memory otherwise.
+    REDIS_URL = env("REDIS_URL")
+    LOGIN_LIMIT_PER_IP = env("LOGIN_LIMIT_PER_IP", "20 per 10 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes")
+
+    # Accounts.
+    INVITATION_TTL = timedelta(days=env_int("INVITATION_TTL_DAYS", 7))
+    ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
+    ARGON2_MEMORY_COST = env_int("ARGON2_MEMORY_COST", 65536)  # KiB
+
+    LANGUAGES = ("en", "es", "ru")
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+    BABEL_TRANSLATION_DIRECTORIES = os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "portal", "translations"
+    )
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    REMEMBER_COOKIE_DURATION = timedelta(0)
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    HSTS = False
+
+    # Names of the settings Production cannot start without.
+    REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "S3_ENDPOINT_URL",
+                "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_BUCKET",
+                "MAIL_SERVER", "BASE_URL")
+
+
+class Development(Config):
+    """``make run``: SQLite and the embedded S3 server under ``instance/``."""
+
+    DEBUG = False  # the Werkzeug debugger would be a remote shell; keep it off
+
+
+class Testing(Config):
+    """The test suite: cheap password hashing, settings injected by fixtures."""
+
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    MAIL_USE_TLS = False
+
+
+class Production(Config):
+    """Behind gunicorn: every secret from the environment, cookies locked down."""
+
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-session"
+    PREFERRED_URL_SCHEME = "https"
+    HSTS = True
+
+
+# Setting names as the operator writes them, for the start-up error.
+ENV_NAMES = {"SQLALCHEMY_DATABASE_URI": "PORTAL_DATABASE_URL"}
+
+
+def missing_settings(config: dict) -> list[str]:
+    """Return the environment variable names of required settings left empty."""
+    return [ENV_NAMES.get(key, f"PORTAL_{key}")
+            for key in config.get("REQUIRED", ()) if not config.get(key)]
+
+
+CONFIGS = {"development": Development, "testing": Testing, "production": Production}

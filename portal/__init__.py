@@ -1,0 +1,75 @@
+"""The client portal: ``create_app`` builds the Flask application."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+import config as settings
+from portal import errors, i18n, notify, security, storage
+from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
+    """Build the app for ``config_name`` (``PORTAL_ENV``; production by default,
+    so a forgotten setting fails loudly instead of running unsafely).
+
+    Raises ``RuntimeError`` naming every required setting that is missing.
+    """
+    config_name = config_name or os.environ.get("PORTAL_ENV", "production")
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"), instance_path=str(ROOT / "instance"))
+    app.config.from_object(settings.CONFIGS[config_name])
+    app.config.update(overrides or {})
+    app.config["PORTAL_ENV"] = config_name
+    if config_name == "development":
+        _development_defaults(app)
+    missing = settings.missing_settings(app.config)
+    if missing and config_name == "production":
+        raise RuntimeError("Missing required settings: " + ", ".join(missing))
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    app.config["RATELIMIT_HEADERS_ENABLED"] = False
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app, babel)
+    storage.init_app(app)
+    notify.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    _register_blueprints(app)
+
+    from portal import cli
+    cli.init_app(app)
+    return app
+
+
+def _development_defaults(app: Flask) -> None:
+    """Local defaults for ``make run``: a SQLite file and a secret key kept
+    under ``instance/`` so restarts keep sessions."""
+    Path(app.instance_path).mkdir(exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/portal.db"
+    if not app.config["SECRET_KEY"]:
+        key_file = Path(app.instance_path) / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.admin.routes import bp as admin_bp
+    from portal.auth.routes import bp as auth_bp
+    from portal.cases.routes import bp as cases_bp
+    from portal.health import bp as health_bp
+
+    for blueprint in (auth_bp, cases_bp, admin_bp, health_bp):
+        app.register_blueprint(blueprint)

@@ -1,0 +1,1 @@
+"""Administration: the firm's accounts."""

@@ -1,0 +1,19 @@
+"""Forms of the administration pages."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+from portal.auth.forms import email_field, language_choices
+from portal.models import Role
+
+
+class NewAccountForm(FlaskForm):
+    """Invite an attorney, staff member or admin."""
+
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    email = email_field()
+    role = SelectField(_l("Role"), choices=[(Role.ATTORNEY.value, _l("Attorney")),
+                                            (Role.STAFF.value, _l("Staff")),
+                                            (Role.ADMIN.value, _l("Admin"))])
+    language = SelectField(_l("Language"), choices=language_choices)

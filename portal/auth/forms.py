@@ -1,0 +1,55 @@
+"""Forms of the account pages."""
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+from portal.i18n import LANGUAGE_NAMES
+
+
+@cache
+def timezone_choices() -> list[tuple[str, str]]:
+    """Every IANA time zone, sorted, for a select box."""
+    return [(tz, tz.replace("_", " ")) for tz in sorted(zoneinfo.available_timezones())
+            if "/" in tz or tz == "UTC"]
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """The shipped languages, each named in itself."""
+    return list(LANGUAGE_NAMES.items())
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+
+
+class AcceptInvitationForm(FlaskForm):
+    name = StringField(_l("Your full name"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(_l("Choose a password"), validators=[DataRequired(), Length(max=256)],
+                             description=_l("At least 12 characters. A few unrelated words are easy "
+                                            "to remember and hard to guess."))
+    confirm = PasswordField(_l("Repeat the password"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords do not match."))])
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    language = SelectField(_l("Language"), choices=language_choices)
+    timezone = SelectField(_l("Time zone"), choices=timezone_choices)
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(_l("Language"), choices=language_choices)
+
+
+def email_field(label=None) -> EmailField:
+    """An email input validated for syntax (no DNS look-up)."""
+    return EmailField(label or _l("Email"), validators=[
+        DataRequired(), Length(max=254),
+        Email(check_deliverability=False, message=_l("Enter a valid email address."))])

@@ -1,0 +1,1 @@
+"""Cases: dashboards, the case page and its people."""

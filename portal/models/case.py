@@ -1,0 +1,128 @@
+"""Cases, who belongs to them, their urgency flags and their timeline."""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.types import UTCDateTime, public_id, utcnow
+from portal.models.user import User
+
+
+class CaseRole(str, enum.Enum):
+    """What a person is in one case."""
+
+    CLIENT = "client"
+    SPONSOR = "sponsor"
+    ATTORNEY = "attorney"
+    STAFF = "staff"
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=32,
+                values_callable=lambda members: [m.value for m in members])
+
+
+class UrgencyFlag(str, enum.Enum):
+    """Grounds for urgency (DOMAIN.md), most pressing first: the order is the
+    sort order of the attorney's dashboard."""
+
+    LIFE_THREATENING_MEDICAL = "life_threatening_medical"
+    CHILD_UNDER_16 = "child_under_16"
+    URGENT_HUMANITARIAN = "urgent_humanitarian"
+    DISABILITY = "disability"
+    FAMILY_REUNIFICATION = "family_reunification"
+    SEVERE_FINANCIAL_LOSS = "severe_financial_loss"
+    USCIS_ERROR = "uscis_error"
+    US_GOVERNMENT_INTEREST = "us_government_interest"
+    NONPROFIT_INTEREST = "nonprofit_interest"
+
+
+class Case(db.Model):
+    """A matter the firm handles for a client. ``case_type`` and ``stage`` are
+    keys into the case-type definitions (``portal/cases/case_types``)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = public_id()
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    case_type: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    beneficiary_name: Mapped[str] = mapped_column(String(200))
+    beneficiary_country: Mapped[str] = mapped_column(String(2))  # ISO 3166 alpha-2
+    assigned_attorney_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(64))
+    receipt_number: Mapped[str | None] = mapped_column(String(13))
+    opened_on: Mapped[date] = mapped_column(default=date.today)
+    closed_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    assigned_attorney: Mapped[User | None] = relationship()
+    memberships: Mapped[list[CaseMembership]] = relationship(
+        back_populates="case", cascade="all, delete-orphan")
+    flags: Mapped[list[CaseFlag]] = relationship(
+        back_populates="case", cascade="all, delete-orphan",
+        order_by="CaseFlag.flag")
+    events: Mapped[list[TimelineEvent]] = relationship(
+        back_populates="case", cascade="all, delete-orphan",
+        order_by="TimelineEvent.occurred_at")
+
+    @property
+    def urgency(self) -> list[UrgencyFlag]:
+        """The case's urgency flags, most pressing first."""
+        order = list(UrgencyFlag)
+        return sorted((f.flag for f in self.flags), key=order.index)
+
+
+class CaseFlag(db.Model):
+    """One urgency flag on a case (a row each, so lists filter on an index)."""
+
+    __tablename__ = "case_flags"
+    __table_args__ = (UniqueConstraint("case_id", "flag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    flag: Mapped[UrgencyFlag] = mapped_column(_enum(UrgencyFlag), index=True)
+
+    case: Mapped[Case] = relationship(back_populates="flags")
+
+
+class CaseMembership(db.Model):
+    """A person's place in a case; the only way a client or sponsor reaches it."""
+
+    __tablename__ = "case_memberships"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[CaseRole] = mapped_column(_enum(CaseRole))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship()
+
+
+class TimelineEvent(db.Model):
+    """Something that happened in a case. ``client_text`` is what the client
+    reads; ``internal_note`` is for the firm only."""
+
+    __tablename__ = "timeline_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = public_id()
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(64))
+    client_text: Mapped[str] = mapped_column(Text, default="")
+    internal_note: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()

@@ -1,0 +1,83 @@
+"""Email notifications: the only module that sends mail.
+
+Messages never carry case content, only that something waits in the portal
+(DOMAIN.md: mail crosses servers the firm does not control).
+"""
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from flask import Flask, current_app, render_template
+from flask_babel import force_locale, gettext
+
+log = logging.getLogger(__name__)
+# What a failed send raises: the server refused, or could not be reached.
+MAIL_ERRORS = (smtplib.SMTPException, OSError)
+
+
+class Mailer:
+    """Sends through the configured SMTP server. Without one (development
+    only; production refuses to start) the message is written to the log."""
+
+    def __init__(self, app: Flask):
+        self.config = app.config
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Send one plain-text message; raises ``smtplib.SMTPException`` or
+        ``OSError`` when the server refuses or cannot be reached."""
+        msg = EmailMessage()
+        msg["From"] = self.config["MAIL_FROM"]
+        msg["To"] = to
+        msg["Subject"] = subject
+        msg.set_content(body)
+        if not self.config.get("MAIL_SERVER"):
+            log.warning("No mail server configured; mail to %s:\n%s", to, body)
+            return
+        with smtplib.SMTP(self.config["MAIL_SERVER"], self.config["MAIL_PORT"], timeout=10) as smtp:
+            if self.config["MAIL_USE_TLS"]:
+                smtp.starttls()
+            if self.config.get("MAIL_USERNAME"):
+                smtp.login(self.config["MAIL_USERNAME"], self.config["MAIL_PASSWORD"])
+            smtp.send_message(msg)
+
+
+def init_app(app: Flask) -> None:
+    """Attach the mailer to ``app.extensions['mailer']``."""
+    app.extensions["mailer"] = Mailer(app)
+
+
+def _send(to: str, language: str, subject: str, template: str, **context) -> None:
+    with force_locale(language):
+        body = render_template(f"email/{template}.txt", **context)
+        subject = gettext(subject)
+    current_app.extensions["mailer"].send(to, subject, body)
+
+
+def link(path: str) -> str:
+    """An absolute link to ``path`` on the portal, for emails."""
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+def send_invitation(email: str, language: str, url: str, days: int) -> None:
+    """Tell a new person how to set up their account."""
+    _send(email, language, "Your invitation to the secure client portal",
+          "invitation", url=url, days=days)
+
+
+def send_added_to_case(email: str, language: str) -> None:
+    """Tell an existing user that a new case waits in their portal."""
+    _send(email, language, "Something new is waiting in your portal",
+          "added_to_case", url=link("/"))
+
+
+def send_quietly(send, *args) -> bool:
+    """Call ``send(*args)`` for a notice that is only a courtesy: a failure
+    is logged, not raised, since the change it announces is already saved."""
+    try:
+        send(*args)
+    except MAIL_ERRORS as error:
+        log.error("notification not sent: %s", error)
+        return False
+    return True

@@ -1,0 +1,64 @@
+"""Deny by default, server-side sessions and security headers for every response."""
+from __future__ import annotations
+
+from flask import Flask, current_app, request, session
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from portal.auth import sessions
+from portal.extensions import login_manager
+
+# The only endpoints reachable without signing in. Everything else, including
+# every endpoint added later, requires a signed-in user.
+PUBLIC_ENDPOINTS = frozenset({
+    "static",
+    "health.healthz",
+    "auth.login",
+    "auth.open_invitation",
+    "auth.accept_invitation",
+    "auth.set_language",
+})
+
+CSP = "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'"
+
+
+def require_login():
+    """Before each request: anything not public needs a signed-in user."""
+    if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+def set_headers(response):
+    """After each request: the security headers of SECURITY.md."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.endpoint != "static":
+        # Authenticated pages must not be kept by the browser or a proxy; public
+        # pages carry a CSRF token tied to the session, so they are not cached either.
+        headers["Cache-Control"] = "no-store"
+    if current_app.config["HSTS"]:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    return response
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """Flask-Login: the user only while their server-side session is open."""
+    return sessions.load(user_id, session.get(sessions.SESSION_KEY))
+
+
+def init_app(app: Flask) -> None:
+    """Install the login requirement and the security headers."""
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to continue.")
+    login_manager.session_protection = None  # our own server-side sessions replace it
+    app.before_request(require_login)
+    app.after_request(set_headers)

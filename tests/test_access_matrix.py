@@ -1,0 +1,106 @@
+"""Every endpoint × every role has a decided outcome.
+
+The matrix is generated from ``app.url_map``: an endpoint added without an
+entry in EXPECTED fails the suite, so nobody ships a route whose access was
+never decided.
+"""
+from __future__ import annotations
+
+import pytest
+
+from portal import create_app
+from portal.models import Role
+from tests.conftest import PortalClient
+
+ROLES = ("anonymous", "client", "sponsor", "attorney", "other_attorney", "staff", "admin")
+SIGNED_IN = ROLES[1:]
+LOGIN = 302  # redirected to the sign-in page
+
+
+def outcome(anonymous=LOGIN, **per_role) -> dict[str, int]:
+    """Expected status for each role; ``default`` fills roles not named."""
+    default = per_role.pop("default", None)
+    result = {"anonymous": anonymous}
+    result.update({role: per_role.get(role, default) for role in SIGNED_IN})
+    return result
+
+
+EXPECTED = {
+    ("health.healthz", "GET"): outcome(200, default=200),
+    ("auth.login", "GET"): outcome(200, default=302),  # signed-in users go to their dashboard
+    ("auth.login", "POST"): outcome(200, default=302),  # empty form: re-shown with errors
+    ("auth.set_language", "POST"): outcome(302, default=302),
+    ("auth.logout", "POST"): outcome(default=302),
+    ("auth.open_invitation", "GET"): outcome(303, default=303),
+    ("auth.accept_invitation", "GET"): outcome(404, default=404),  # no invitation in session
+    ("auth.accept_invitation", "POST"): outcome(404, default=404),
+    ("auth.edit_profile", "GET"): outcome(default=200),
+    ("auth.edit_profile", "POST"): outcome(default=302),  # fields left out keep their values
+    ("cases.dashboard", "GET"): outcome(default=200),
+    ("cases.show_case", "GET"): outcome(default=200, other_attorney=404),
+    ("cases.invite_member", "GET"): outcome(client=403, sponsor=403, attorney=200,
+                                            other_attorney=404, staff=200, admin=200),
+    ("cases.invite_member", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                             other_attorney=404, staff=200, admin=200),
+    ("admin.list_users", "GET"): outcome(default=403, admin=200),
+    ("admin.new_user", "GET"): outcome(default=403, admin=200),
+    ("admin.new_user", "POST"): outcome(default=403, admin=200),
+}
+
+URL_ARGS = {"token": "not-a-real-token"}
+
+
+def routes() -> list[tuple[str, str, str]]:
+    """(endpoint, method, rule) for every route of the app, static excluded."""
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, rule.rule))
+    return found
+
+
+ROUTES = routes()
+
+
+def test_every_route_has_a_decided_outcome():
+    undecided = [(e, m) for e, m, _ in ROUTES if (e, m) not in EXPECTED]
+    assert undecided == [], f"add these to EXPECTED: {undecided}"
+    stale = set(EXPECTED) - {(e, m) for e, m, _ in ROUTES}
+    assert not stale, f"EXPECTED names routes that no longer exist: {stale}"
+
+
+@pytest.fixture()
+def world(make_user, make_case):
+    """One case with a client, a sponsor and an assigned attorney, plus outsiders."""
+    people = {role: make_user(role) for role in ("client", "sponsor", "staff", "admin")}
+    people["attorney"] = make_user(Role.ATTORNEY)
+    people["other_attorney"] = make_user(Role.ATTORNEY)
+    case = make_case(attorney=people["attorney"], client=people["client"],
+                     sponsors=[people["sponsor"]])
+    return people, case
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_access_matrix(app, world, role):
+    people, case = world
+    client: PortalClient = app.test_client()
+    if role != "anonymous":
+        client.submit("/login", {"email": people[role].email,
+                                 "password": "quiet-otter-mountain-river-7"})
+    failures = []
+    for endpoint, method, rule in ROUTES:
+        url = rule.replace("<case_uuid>", str(case.uuid)).replace("<token>", URL_ARGS["token"])
+        if method == "GET":
+            response = client.get(url)
+        else:
+            response = client.post(url, data={"csrf_token": client.csrf_token()})
+        expected = EXPECTED[(endpoint, method)][role]
+        if response.status_code != expected:
+            failures.append(f"{method} {url} ({endpoint}): {response.status_code} != {expected}")
+        if endpoint == "auth.logout" and role != "anonymous":
+            client.submit("/login", {"email": people[role].email,
+                                     "password": "quiet-otter-mountain-river-7"})
+    assert not failures, "\n".join(failures)
