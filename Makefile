@@ -31,7 +31,7 @@ test: setup
 
 ## Refresh the translation catalogs from the source.
 extract-messages: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -c "Translators:" --no-location -o portal/translations/messages.pot .
+	PYTHONPATH=. $(VENV)/bin/pybabel extract -F babel.cfg -k _l -c "Translators:" --no-location -o portal/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
 
 clean:

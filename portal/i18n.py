@@ -1,7 +1,7 @@
 """Language and time zone of each request."""
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
@@ -10,6 +10,8 @@ def select_locale() -> str:
     """The signed-in user's language; else the one picked on the sign-in page;
     else the browser's best match among the languages the portal ships."""
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # the CLI speaks the default language
+        return languages[0]
     if current_user and current_user.is_authenticated and current_user.language in languages:
         return current_user.language
     if session.get("language") in languages:
@@ -19,7 +21,7 @@ def select_locale() -> str:
 
 def select_timezone() -> str | None:
     """The signed-in user's time zone (times are stored in UTC)."""
-    if current_user and current_user.is_authenticated:
+    if has_request_context() and current_user and current_user.is_authenticated:
         return current_user.timezone
     return None
 

@@ -10,7 +10,8 @@ import smtplib
 from email.message import EmailMessage
 
 from flask import Flask, current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 log = logging.getLogger(__name__)
 # What a failed send raises: the server refused, or could not be reached.
@@ -48,10 +49,10 @@ def init_app(app: Flask) -> None:
     app.extensions["mailer"] = Mailer(app)
 
 
-def _send(to: str, language: str, subject: str, template: str, **context) -> None:
+def _send(to: str, language: str, subject, template: str, **context) -> None:
     with force_locale(language):
         body = render_template(f"email/{template}.txt", **context)
-        subject = gettext(subject)
+        subject = str(subject)
     current_app.extensions["mailer"].send(to, subject, body)
 
 
@@ -62,13 +63,13 @@ def link(path: str) -> str:
 
 def send_invitation(email: str, language: str, url: str, days: int) -> None:
     """Tell a new person how to set up their account."""
-    _send(email, language, "Your invitation to the secure client portal",
+    _send(email, language, _l("Your invitation to the secure client portal"),
           "invitation", url=url, days=days)
 
 
 def send_added_to_case(email: str, language: str) -> None:
     """Tell an existing user that a new case waits in their portal."""
-    _send(email, language, "Something new is waiting in your portal",
+    _send(email, language, _l("Something new is waiting in your portal"),
           "added_to_case", url=link("/"))
 
 

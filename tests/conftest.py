@@ -170,7 +170,7 @@ def make_user(app):
     def make(role: str | Role = Role.CLIENT, **fields) -> User:
         role = Role(role)
         n = next(counter)
-        fields.setdefault("email", f"{role.value}{n}@example.test")
+        fields.setdefault("email", f"{role.value}{n}@example.org")
         fields.setdefault("name", f"{role.value.title()} {n}")
         user = User(role=role, password_hash=hashed, **fields)
         _db.session.add(user)

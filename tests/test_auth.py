@@ -1,0 +1,157 @@
+"""Sign-in, sign-out, throttling and server-side sessions."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import AuditEvent, UserSession
+from tests.conftest import PASSWORD
+
+WRONG = "The email or password is not correct."
+
+
+def audit_actions() -> list[str]:
+    return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_correct_password_signs_in_and_lands_on_dashboard(client, make_user):
+    user = make_user("client")
+    response = client.submit("/login", {"email": user.email.upper(), "password": PASSWORD})
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+    assert client.get("/").status_code == 200
+    assert audit_actions() == ["auth.login"]
+
+
+def test_unknown_email_and_wrong_password_answer_the_same(client, make_user):
+    user = make_user("client")
+    wrong_password = client.submit("/login", {"email": user.email, "password": "nope-nope-nope"})
+    unknown_email = client.submit("/login", {"email": "nobody@example.org", "password": PASSWORD})
+    assert wrong_password.status_code == unknown_email.status_code == 200
+    assert WRONG in wrong_password.text and WRONG in unknown_email.text
+    # Same page apart from the CSRF token and the echoed email.
+    strip = lambda r, email: r.text.replace(email, "").split('name="csrf_token"')[0]
+    assert strip(wrong_password, user.email) == strip(unknown_email, "nobody@example.org")
+    assert audit_actions() == ["auth.login_failed", "auth.login_failed"]
+    assert client.get("/").status_code == 302
+
+
+def test_deactivated_account_cannot_sign_in(client, make_user):
+    user = make_user("client", active=False)
+    response = client.submit("/login", {"email": user.email, "password": PASSWORD})
+    assert WRONG in response.text
+    assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_failed_logins_are_throttled_per_account(app, client, make_user):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "3 per 10 minutes"
+    user = make_user("client")
+    for _ in range(3):
+        assert client.submit("/login", {"email": user.email, "password": "bad"}).status_code == 200
+    blocked = client.submit("/login", {"email": user.email, "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert "Too many attempts" in blocked.text
+    # Another account from the same address is not affected by this account's limit.
+    other = make_user("client")
+    assert client.submit("/login", {"email": other.email, "password": PASSWORD}).status_code == 302
+
+
+def test_failed_logins_are_throttled_per_address(app, client, make_user):
+    app.config["LOGIN_LIMIT_PER_IP"] = "4 per 10 minutes"
+    users = [make_user("client") for _ in range(5)]
+    for user in users[:4]:
+        client.submit("/login", {"email": user.email, "password": "bad"})
+    assert client.submit("/login", {"email": users[4].email, "password": PASSWORD}).status_code == 429
+
+
+def test_successful_logins_do_not_count_against_the_limit(app, client, make_user):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "2 per 10 minutes"
+    user = make_user("client")
+    for _ in range(4):
+        assert client.submit("/login", {"email": user.email, "password": PASSWORD}).status_code == 302
+        client.submit("/logout")
+
+
+def test_sign_in_starts_a_new_session(client, make_user):
+    user = make_user("client")
+    client.get("/login")
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker before sign-in"
+    client.submit("/login", {"email": user.email, "password": PASSWORD})
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["sid"]
+
+
+def test_logout_ends_the_session_server_side_so_a_copied_cookie_fails(app, client, make_user):
+    user = make_user("client")
+    client.submit("/login", {"email": user.email, "password": PASSWORD})
+    stolen = client.get_cookie("session").value
+    client.submit("/logout")
+    thief = app.test_client()
+    thief.set_cookie("session", stolen)
+    response = thief.get("/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    ended = db.session.scalar(select(UserSession))
+    assert ended.ended_at is not None
+
+
+def test_login_form_without_csrf_token_is_refused_and_signs_nobody_in(client, make_user):
+    user = make_user("client")
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert "security token" in response.text
+    assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
+
+
+def test_next_parameter_cannot_redirect_off_site(client, make_user):
+    user = make_user("client")
+    for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
+        response = client.submit(f"/login?next={target}", {"email": user.email, "password": PASSWORD})
+        assert response.headers["Location"] == "/"
+        client.submit("/logout")
+    response = client.submit("/login?next=/account", {"email": user.email, "password": PASSWORD})
+    assert response.headers["Location"] == "/account"
+
+
+def test_pages_require_sign_in_and_redirect_to_login(client):
+    response = client.get("/account")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_security_headers_on_every_page(client):
+    response = client.get("/login")
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "script-src" not in response.headers["Content-Security-Policy"]  # no inline allowance
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers  # production only
+
+
+def test_session_cookie_is_httponly_and_samesite(client, make_user):
+    user = make_user("client")
+    response = client.submit("/login", {"email": user.email, "password": PASSWORD})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_profile_changes_language_and_time_zone(client, make_user, login_as):
+    user = make_user("client")
+    login_as(user)
+    response = client.submit("/account", {"name": "Ana M.", "language": "es",
+                                          "timezone": "America/Caracas"})
+    assert response.status_code == 302
+    db.session.refresh(user)
+    assert (user.name, user.language, user.timezone) == ("Ana M.", "es", "America/Caracas")
+    assert "Configuración" in client.get("/account").text or 'lang="es"' in client.get("/account").text
+
+
+def test_profile_rejects_unknown_time_zone_and_changes_nothing(client, make_user, login_as):
+    user = make_user("client")
+    login_as(user)
+    response = client.submit("/account", {"name": "X", "language": "en", "timezone": "Mars/Olympus"})
+    assert response.status_code == 200
+    db.session.refresh(user)
+    assert user.timezone == "UTC" and user.name != "X"

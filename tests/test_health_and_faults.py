@@ -1,0 +1,43 @@
+"""/healthz, and what users see when the database or object store is down."""
+from __future__ import annotations
+
+import pytest
+
+from portal import create_app
+from portal.embedded_s3 import free_port
+
+
+def test_healthz_reports_both_dependencies(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"database": "ok", "storage": "ok", "status": "ok"}
+
+
+@pytest.fixture()
+def app_with(base_config, tmp_path):
+    def make(**overrides):
+        return create_app("testing", {**base_config, **overrides})
+    return make
+
+
+def test_healthz_is_503_when_object_store_is_down(app_with):
+    app = app_with(S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}", S3_MAX_ATTEMPTS=1)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json == {"database": "ok", "storage": "unavailable", "status": "unavailable"}
+
+
+def test_healthz_is_503_when_database_is_down(app_with, tmp_path):
+    app = app_with(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/missing/dir/db.sqlite")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["database"] == "unavailable"
+
+
+def test_database_down_gives_a_plain_503_page(app_with, tmp_path):
+    app = app_with(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/missing/dir/db.sqlite",
+                   WTF_CSRF_ENABLED=False)
+    response = app.test_client().post("/login", data={"email": "a@b.org", "password": "x"})
+    assert response.status_code == 503
+    assert "briefly unavailable" in response.text
+    assert "Traceback" not in response.text and "sqlite" not in response.text.lower()

@@ -1,0 +1,209 @@
+"""Inviting clients and sponsors to a case, and accepting the emailed link."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import CaseMembership, Invitation, User
+from portal.models.types import utcnow
+from tests.conftest import PASSWORD
+
+NEW_PASSWORD = "copper-kettle-winter-garden-3"
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.fixture()
+def attorney_case(make_user, make_case, login_as):
+    attorney = make_user("attorney")
+    case = make_case(attorney=attorney, title="Urgent cardiac surgery",
+                     beneficiary_name="Rosa Morales")
+    login_as(attorney)
+    return attorney, case
+
+
+def invite(client, case, email="new.person@example.org", role="client", language="es"):
+    return client.submit(f"/cases/{case.uuid}/invite",
+                         {"name": "New Person", "email": email, "case_role": role,
+                          "language": language})
+
+
+def invitation_link(mailbox) -> str:
+    (link,) = mailbox.links(mailbox.messages[-1])
+    return link.replace("http://portal.test", "")
+
+
+def test_attorney_invites_a_new_client_who_sets_a_password_and_lands_on_the_case(
+        app, client, attorney_case, mailbox):
+    _, case = attorney_case
+    response = invite(client, case)
+    assert response.status_code == 302, response.text
+    assert len(mailbox.messages) == 1
+    message = mailbox.messages[0]
+    assert message["To"] == "new.person@example.org"
+    body = message.get_content()
+    # The email says nothing about the case.
+    for secret in (case.title, case.beneficiary_name, case.reference, "parole"):
+        assert secret.lower() not in body.lower() and secret.lower() not in message["Subject"].lower()
+    assert "portal" in message["Subject"].lower() or "portal" in body  # Spanish or English
+    link = invitation_link(mailbox)
+
+    newcomer = app.test_client()
+    opened = newcomer.get(link)
+    assert opened.status_code == 303 and opened.headers["Location"] == "/invitation"
+    form = newcomer.get("/invitation")
+    assert "new.person@example.org" in form.text
+    done = newcomer.submit("/invitation", {"name": "Nueva Persona", "password": NEW_PASSWORD,
+                                           "confirm": NEW_PASSWORD})
+    assert done.status_code == 302 and done.headers["Location"] == f"/cases/{case.uuid}"
+    assert newcomer.get(done.headers["Location"]).status_code == 200
+    user = db.session.scalar(select(User).where(User.email == "new.person@example.org"))
+    assert user.role.value == "client" and user.language == "es" and user.name == "Nueva Persona"
+    assert db.session.scalar(select(CaseMembership).where(CaseMembership.user_id == user.id)).case_id == case.id
+
+
+def test_invitation_token_is_stored_hashed_only(client, attorney_case, mailbox):
+    invite(client, attorney_case[1])
+    token = invitation_link(mailbox).rsplit("/", 1)[1]
+    assert len(token) >= 43  # 256 bits, url-safe base64
+    stored = db.session.scalar(select(Invitation))
+    assert token not in (stored.token_hash, stored.email) and len(stored.token_hash) == 64
+
+
+def test_used_link_cannot_be_used_again(app, client, attorney_case, mailbox):
+    invite(client, attorney_case[1])
+    link = invitation_link(mailbox)
+    first = app.test_client()
+    first.get(link)
+    first.submit("/invitation", {"name": "A", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    second = app.test_client()
+    second.get(link)
+    response = second.get("/invitation")
+    assert response.status_code == 410
+    assert "expired or was already used" in response.text
+    assert count(User) == 2  # the attorney and the one accepted account
+
+
+def test_expired_link_is_refused_and_creates_nothing(app, client, attorney_case, mailbox):
+    invite(client, attorney_case[1])
+    invitation = db.session.scalar(select(Invitation))
+    invitation.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+    stranger = app.test_client()
+    stranger.get(invitation_link(mailbox))
+    response = stranger.submit("/invitation", {"name": "A", "password": NEW_PASSWORD,
+                                               "confirm": NEW_PASSWORD})
+    assert response.status_code == 410
+    assert count(User) == 1
+
+
+def test_newer_invitation_voids_the_older_link(app, client, attorney_case, mailbox):
+    invite(client, attorney_case[1])
+    old_link = invitation_link(mailbox)
+    invite(client, attorney_case[1])
+    new_link = invitation_link(mailbox)
+    assert old_link != new_link
+    old = app.test_client()
+    old.get(old_link)
+    assert old.get("/invitation").status_code == 410
+    new = app.test_client()
+    new.get(new_link)
+    assert new.get("/invitation").status_code == 200
+
+
+def test_made_up_link_is_not_found(app):
+    stranger = app.test_client()
+    stranger.get("/invitation/made-up-token")
+    response = stranger.get("/invitation")
+    assert response.status_code == 404
+    assert "not valid" in response.text
+
+
+def test_signed_in_user_cannot_accept_someone_elses_invitation(app, client, attorney_case, mailbox,
+                                                               make_user):
+    invite(client, attorney_case[1])
+    link = invitation_link(mailbox)
+    other = make_user("client")
+    browser = app.test_client()
+    browser.submit("/login", {"email": other.email, "password": PASSWORD})
+    browser.get(link)
+    response = browser.submit("/invitation", {"name": "A", "password": NEW_PASSWORD,
+                                              "confirm": NEW_PASSWORD})
+    assert response.status_code == 403
+    assert db.session.scalar(select(Invitation)).used_at is None
+
+
+def test_weak_password_is_refused_and_the_link_stays_usable(app, client, attorney_case, mailbox):
+    invite(client, attorney_case[1])
+    browser = app.test_client()
+    browser.get(invitation_link(mailbox))
+    for weak in ("short1!", "password1234"):
+        response = browser.submit("/invitation", {"name": "A", "password": weak, "confirm": weak})
+        assert response.status_code == 200
+        assert "at least 12 characters" in response.text or "too easy to guess" in response.text
+    assert count(User) == 1
+    assert db.session.scalar(select(Invitation)).used_at is None
+
+
+def test_existing_client_is_added_at_once_and_told_without_case_content(
+        client, attorney_case, make_user, mailbox):
+    _, case = attorney_case
+    existing = make_user("client", email="ana@example.org")
+    response = invite(client, case, email="ANA@example.org", role="sponsor")
+    assert response.status_code == 302
+    assert count(Invitation) == 0
+    membership = db.session.scalar(select(CaseMembership).where(CaseMembership.user_id == existing.id))
+    assert membership.role.value == "sponsor"
+    body = mailbox.messages[-1].get_content()
+    assert case.title not in body and case.reference not in body
+
+
+def test_inviting_someone_already_in_the_case_changes_nothing(client, attorney_case, make_user,
+                                                              mailbox):
+    _, case = attorney_case
+    existing = make_user("client")
+    invite(client, case, email=existing.email)
+    response = invite(client, case, email=existing.email)
+    assert response.status_code == 200
+    assert "already part of the case" in response.text
+    assert count(CaseMembership) == 2
+
+
+def test_firm_email_cannot_be_invited_as_client(client, attorney_case, make_user):
+    staff = make_user("staff")
+    response = invite(client, attorney_case[1], email=staff.email)
+    assert "belongs to a firm account" in response.text
+    assert count(CaseMembership) == 1
+
+
+def test_broken_invite_form_shows_errors_and_sends_nothing(client, attorney_case, mailbox):
+    response = client.submit(f"/cases/{attorney_case[1].uuid}/invite",
+                             {"name": "", "email": "not-an-email", "case_role": "attorney"})
+    assert response.status_code == 200
+    assert "Enter a valid email address." in response.text
+    assert mailbox.messages == [] and count(Invitation) == 0
+
+
+def test_mail_server_down_saves_no_invitation(app, client, attorney_case, mailbox):
+    app.config["MAIL_PORT"] = 1  # nothing listens there
+    response = invite(client, attorney_case[1])
+    assert response.status_code == 200
+    assert "could not be sent" in response.text
+    assert count(Invitation) == 0
+
+
+def test_client_cannot_invite(app, make_user, make_case):
+    member = make_user("client")
+    case = make_case(client=member)
+    browser = app.test_client()
+    browser.submit("/login", {"email": member.email, "password": PASSWORD})
+    response = browser.submit(f"/cases/{case.uuid}/invite",
+                              {"name": "X", "email": "x@example.org", "case_role": "sponsor",
+                               "language": "en"})
+    assert response.status_code == 403
+    assert count(Invitation) == 0
