@@ -43,8 +43,15 @@ class Config:
     S3_SECRET_ACCESS_KEY = env("S3_SECRET_ACCESS_KEY")
     S3_BUCKET = env("S3_BUCKET", "portal-evidence")
     S3_CONNECT_TIMEOUT = env_int("S3_CONNECT_TIMEOUT", 3)
-    S3_READ_TIMEOUT = env_int("S3_READ_TIMEOUT", 10)
+    S3_READ_TIMEOUT = env_int("S3_READ_TIMEOUT", 6)
     S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 2)
+
+    # Evidence vault. The master key wraps the data keyset (flask generate-master-key).
+    MASTER_KEY = env("MASTER_KEY")
+    UPLOAD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_MB", 500) * 1024 * 1024
+    CASE_QUOTA_BYTES = env_int("CASE_QUOTA_MB", 10240) * 1024 * 1024
+    # S3 part size: the most plaintext-derived data one upload holds in memory.
+    UPLOAD_PART_BYTES = env_int("UPLOAD_PART_MB", 8) * 1024 * 1024
 
     # Mail. Without a server, development prints mail to the log instead.
     MAIL_SERVER = env("MAIL_SERVER")
@@ -82,7 +89,7 @@ class Config:
     HSTS = False
 
     # Names of the settings Production cannot start without.
-    REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "S3_ENDPOINT_URL",
+    REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "MASTER_KEY", "S3_ENDPOINT_URL",
                 "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_BUCKET",
                 "MAIL_SERVER", "BASE_URL")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 import config as settings
-from portal import errors, i18n, notify, security, storage
+from portal import crypto, errors, i18n, notify, security, storage
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     limiter.init_app(app)
     i18n.init_app(app, babel)
     storage.init_app(app)
+    crypto.init_app(app)
     notify.init_app(app)
     security.init_app(app)
     errors.init_app(app)
@@ -63,13 +64,20 @@ def _development_defaults(app: Flask) -> None:
             key_file.write_text(secrets.token_urlsafe(48))
             key_file.chmod(0o600)
         app.config["SECRET_KEY"] = key_file.read_text().strip()
+    if not app.config["MASTER_KEY"]:
+        key_file = Path(app.instance_path) / "master_key"
+        if not key_file.exists():
+            key_file.write_text(crypto.generate_master_key())
+            key_file.chmod(0o600)
+        app.config["MASTER_KEY"] = key_file.read_text().strip()
 
 
 def _register_blueprints(app: Flask) -> None:
     from portal.admin.routes import bp as admin_bp
     from portal.auth.routes import bp as auth_bp
     from portal.cases.routes import bp as cases_bp
+    from portal.evidence.routes import bp as evidence_bp
     from portal.health import bp as health_bp
 
-    for blueprint in (auth_bp, cases_bp, admin_bp, health_bp):
+    for blueprint in (auth_bp, cases_bp, evidence_bp, admin_bp, health_bp):
         app.register_blueprint(blueprint)

@@ -1,8 +1,10 @@
 """``flask`` commands: accounts and demo data."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 
 from portal.auth.services import create_user
 from portal.errors import ServiceError
@@ -35,7 +37,50 @@ def seed_demo_command() -> None:
     demo.print_logins(click.echo)
 
 
+@click.command("generate-master-key")
+def generate_master_key_command() -> None:
+    """Print a new master key for PORTAL_MASTER_KEY (keep it secret and backed up:
+    without it no stored file can be read)."""
+    from portal.crypto import generate_master_key
+
+    click.echo(generate_master_key())
+
+
+@click.command("rotate-key")
+def rotate_key_command() -> None:
+    """Make a new data key primary for new uploads; files stored under older
+    keys stay readable."""
+    key_id = current_app.extensions["crypto"].rotate()
+    click.echo(f"New primary data key {key_id}. Older files remain readable.")
+
+
+@click.command("reconcile-storage")
+@click.option("--repair", is_flag=True, help="Fix what is found (otherwise only report).")
+@click.option("--grace-minutes", default=60, show_default=True,
+              help="Leave objects and uploads younger than this alone (uploads in progress).")
+def reconcile_storage_command(repair: bool, grace_minutes: int) -> None:
+    """List objects without a version row, rows without an object, and
+    unfinished multipart uploads; with --repair, resolve them."""
+    from portal.evidence.reconcile import reconcile
+
+    report = reconcile(repair=repair, grace=timedelta(minutes=grace_minutes))
+    for obj in report.orphan_objects:
+        click.echo(f"orphan object     {obj.key} ({obj.size} bytes)")
+    for version in report.missing_objects:
+        click.echo(f"missing object    {version.storage_key} (version {version.uuid})")
+    for upload in report.stale_uploads:
+        click.echo(f"unfinished upload {upload.key} (started {upload.initiated:%Y-%m-%d %H:%M})")
+    if report.clean:
+        click.echo("Storage and database agree.")
+    elif report.repaired:
+        click.echo("Repaired: orphans deleted, unfinished uploads aborted, missing rows marked.")
+    else:
+        click.echo("Run again with --repair to resolve these.")
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
-    for command in (create_user_command, seed_demo_command):
+    for command in (create_user_command, seed_demo_command, generate_master_key_command,
+                    rotate_key_command, reconcile_storage_command):
         app.cli.add_command(command)

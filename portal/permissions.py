@@ -15,7 +15,8 @@ from sqlalchemy import Select, or_, select
 
 from portal import audit
 from portal.extensions import db
-from portal.models import Case, CaseMembership, Role, User
+from portal.models import (Case, CaseMembership, Document, DocumentVersion, Role, User,
+                           VersionStatus)
 from portal.models.case import CaseRole
 
 
@@ -108,3 +109,66 @@ def roles_required(*roles: Role):
             return view(*args, **kwargs)
         return wrapped
     return decorator
+
+
+# --- evidence ----------------------------------------------------------------
+
+def can_see_version(user: User, case: Case, version: DocumentVersion) -> bool:
+    """The firm sees every version, withdrawn and purged ones as records; the
+    client sees the case's available versions; a sponsor only their own."""
+    if user.is_firm:
+        return True
+    if version.status is not VersionStatus.AVAILABLE:
+        return False
+    if case_role(user, case) is CaseRole.SPONSOR:
+        return version.uploaded_by_id == user.id
+    return True
+
+
+def visible_versions(user: User, case: Case, document: Document) -> list[DocumentVersion]:
+    """The versions of ``document`` that ``user`` may see, oldest first."""
+    return [v for v in document.versions if can_see_version(user, case, v)]
+
+
+def visible_documents(user: User, case: Case) -> list[Document]:
+    """Documents of ``case`` with at least one version ``user`` may see."""
+    documents = db.session.scalars(select(Document).where(Document.case_id == case.id)
+                                   .order_by(Document.created_at.desc())).all()
+    return [d for d in documents if visible_versions(user, case, d)]
+
+
+def get_document_or_404(case: Case, document_uuid: str, user: User) -> Document:
+    """A document of ``case`` that ``user`` may see; 404 otherwise (audited)."""
+    wanted = parse_uuid(document_uuid)
+    document = db.session.scalar(select(Document).where(Document.uuid == wanted,
+                                                        Document.case_id == case.id))
+    if document is None or not visible_versions(user, case, document):
+        _deny(user, case, "document.access_denied", str(wanted), document is not None)
+    return document
+
+
+def get_version_or_404(case: Case, version_uuid: str, user: User) -> DocumentVersion:
+    """A version in ``case`` that ``user`` may see; 404 otherwise (audited)."""
+    wanted = parse_uuid(version_uuid)
+    version = db.session.scalar(select(DocumentVersion).join(Document).where(
+        DocumentVersion.uuid == wanted, Document.case_id == case.id))
+    if version is None or not can_see_version(user, case, version):
+        _deny(user, case, "version.access_denied", str(wanted), version is not None)
+    return version
+
+
+def _deny(user: User, case: Case, action: str, target: str, exists: bool) -> None:
+    if exists:
+        audit.record(action, actor=user, case=case, target=target)
+        db.session.commit()
+    abort(404)
+
+
+def can_withdraw(user: User, version: DocumentVersion) -> bool:
+    """Only the person who uploaded a version may withdraw it, while it is available."""
+    return version.uploaded_by_id == user.id and version.status is VersionStatus.AVAILABLE
+
+
+def can_purge(user: User) -> bool:
+    """Purging deletes the stored file for good: admins only."""
+    return user.role is Role.ADMIN

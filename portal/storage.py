@@ -6,14 +6,45 @@ retries so an outage fails in seconds rather than minutes.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator
+
 import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask
 
 
+log = logging.getLogger(__name__)
+# What boto3 raises when the store is down, slow, or refuses a request.
+BOTO_ERRORS = (BotoCoreError, ClientError)
+
+
 class StorageError(Exception):
     """The object store could not be reached or refused the request."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object found by a listing."""
+
+    key: str
+    size: int
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """A multipart upload that was started and neither completed nor aborted."""
+
+    key: str
+    upload_id: str
+    initiated: datetime
 
 
 def make_client(endpoint_url: str | None, access_key: str, secret_key: str, region: str,
@@ -45,6 +76,74 @@ class Storage:
             cfg["S3_ENDPOINT_URL"], cfg["S3_ACCESS_KEY_ID"], cfg["S3_SECRET_ACCESS_KEY"],
             cfg["S3_REGION"], cfg["S3_CONNECT_TIMEOUT"], cfg["S3_READ_TIMEOUT"],
             cfg["S3_MAX_ATTEMPTS"])
+        self.quick_client = make_client(
+            cfg["S3_ENDPOINT_URL"], cfg["S3_ACCESS_KEY_ID"], cfg["S3_SECRET_ACCESS_KEY"],
+            cfg["S3_REGION"], connect_timeout=1, read_timeout=2, max_attempts=1)
+
+    def writer(self, key: str, part_size: int) -> "MultipartWriter":
+        """A write-only stream that stores ``key`` as a multipart upload,
+        holding at most about one part in memory. Raises ``StorageError``."""
+        return MultipartWriter(self, key, part_size)
+
+    def reader(self, key: str) -> "ObjectReader":
+        """A read-only stream of the object ``key``. Raises ``StorageError``."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except BOTO_ERRORS as error:
+            raise StorageError(str(error)) from error
+        return ObjectReader(body)
+
+    def exists(self, key: str) -> bool:
+        """True if ``key`` is stored. Raises ``StorageError`` if the store does not answer."""
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise StorageError(str(error)) from error
+        except BotoCoreError as error:
+            raise StorageError(str(error)) from error
+        return True
+
+    def delete(self, key: str) -> None:
+        """Delete ``key`` (no error if it is already gone). Raises ``StorageError``."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except BOTO_ERRORS as error:
+            raise StorageError(str(error)) from error
+
+    def list_objects(self, prefix: str) -> Iterator[StoredObject]:
+        """Every object under ``prefix``. Raises ``StorageError``."""
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield StoredObject(item["Key"], item["Size"], item["LastModified"])
+        except BOTO_ERRORS as error:
+            raise StorageError(str(error)) from error
+
+    def pending_uploads(self, prefix: str) -> Iterator[PendingUpload]:
+        """Multipart uploads under ``prefix`` never completed or aborted."""
+        try:
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=prefix)
+            for page in pages:
+                for item in page.get("Uploads", []):
+                    yield PendingUpload(item["Key"], item["UploadId"], item["Initiated"])
+        except BOTO_ERRORS as error:
+            raise StorageError(str(error)) from error
+
+    def abort_upload(self, key: str, upload_id: str) -> bool:
+        """Abort a multipart upload, trying once and briefly: it is called
+        while a user waits, and reconcile clears what is left. True if done."""
+        try:
+            self.quick_client.abort_multipart_upload(Bucket=self.bucket, Key=key,
+                                                     UploadId=upload_id)
+        except BOTO_ERRORS as error:
+            log.warning("could not abort upload of %s: %s", key, error)
+            return False
+        return True
 
     def ping(self) -> bool:
         """True when the bucket answers a signed HEAD request."""
@@ -53,6 +152,105 @@ class Storage:
         except (BotoCoreError, ClientError):
             return False
         return True
+
+
+class MultipartWriter(io.RawIOBase):
+    """Ciphertext sink: collects writes into parts of ``part_size`` bytes and
+    uploads each as soon as it is full, with its SHA-256 for the store to check
+    (SeaweedFS does not verify the signed payload hash by itself).
+
+    Call ``complete()`` to finish or ``abort()`` to give up; until
+    ``complete()`` returns, nothing is visible in the bucket.
+    """
+
+    def __init__(self, storage: Storage, key: str, part_size: int):
+        super().__init__()
+        self.storage, self.key, self.part_size = storage, key, part_size
+        self.parts: list[dict] = []
+        self.buffer = bytearray()
+        self.size = 0
+        self.aborted = False
+        try:
+            self.upload_id = storage.client.create_multipart_upload(
+                Bucket=storage.bucket, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
+        except BOTO_ERRORS as error:
+            raise StorageError(str(error)) from error
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self.aborted:  # a late flush from an abandoned encrypting stream
+            return len(data)
+        self.buffer += data
+        while len(self.buffer) >= self.part_size:
+            self._upload_part(bytes(memoryview(self.buffer)[:self.part_size]))
+            del self.buffer[:self.part_size]
+        return len(data)
+
+    def close(self) -> None:
+        # Tink closes its destination when the encrypting stream closes; the
+        # upload is finished by complete(), not here.
+        pass
+
+    def _upload_part(self, data: bytes) -> None:
+        number = len(self.parts) + 1
+        checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        try:
+            response = self.storage.client.upload_part(
+                Bucket=self.storage.bucket, Key=self.key, UploadId=self.upload_id,
+                PartNumber=number, Body=data, ChecksumSHA256=checksum)
+        except BOTO_ERRORS as error:
+            raise StorageError(str(error)) from error
+        self.parts.append({"PartNumber": number, "ETag": response["ETag"],
+                           "ChecksumSHA256": checksum})
+        self.size += len(data)
+
+    def complete(self) -> int:
+        """Upload what is buffered and finish; returns the stored size.
+
+        Raises ``StorageError``; the outcome of a failed completion is unknown,
+        so the caller must treat the object as possibly stored.
+        """
+        if self.buffer or not self.parts:
+            self._upload_part(bytes(self.buffer))
+            self.buffer.clear()
+        try:
+            self.storage.client.complete_multipart_upload(
+                Bucket=self.storage.bucket, Key=self.key, UploadId=self.upload_id,
+                MultipartUpload={"Parts": self.parts})
+        except BOTO_ERRORS as error:
+            raise StorageError(str(error)) from error
+        return self.size
+
+    def abort(self) -> None:
+        """Give up the upload (best effort; see ``Storage.abort_upload``)."""
+        self.aborted = True
+        self.buffer.clear()
+        self.storage.abort_upload(self.key, self.upload_id)
+
+
+class ObjectReader(io.RawIOBase):
+    """A stored object as a readable stream; store errors become ``StorageError``."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self.body.read(len(buffer))
+        except BOTO_ERRORS + (OSError,) as error:
+            raise StorageError(str(error)) from error
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self.body.close()
+        super().close()
 
 
 def create_bucket(endpoint_url: str, access_key: str, secret_key: str, bucket: str,

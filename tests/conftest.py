@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from portal import create_app
 from portal.auth import passwords
+from portal.crypto import generate_master_key
 from portal.embedded_s3 import EmbeddedS3, free_port
 from portal.extensions import db as _db
 from portal.models import Case, CaseFlag, CaseMembership, Role, User
@@ -97,6 +98,7 @@ def mailbox(smtp_server):
 def base_config(s3_server, database_url, smtp_server):
     """Settings every test app shares; the schema is migrated once."""
     config = {**s3_server.app_config(), "SQLALCHEMY_DATABASE_URI": database_url,
+              "MASTER_KEY": generate_master_key(),
               "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port,
               "BASE_URL": "http://portal.test"}
     app = create_app("testing", config)

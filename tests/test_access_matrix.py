@@ -7,10 +7,13 @@ never decided.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from portal import create_app
-from portal.models import Role
-from tests.conftest import PortalClient
+from portal.extensions import db
+from portal.models import DocumentVersion, Role
+from tests.conftest import PASSWORD, PortalClient
+from tests.uploads import PDF, upload
 
 ROLES = ("anonymous", "client", "sponsor", "attorney", "other_attorney", "staff", "admin")
 SIGNED_IN = ROLES[1:]
@@ -42,6 +45,19 @@ EXPECTED = {
                                             other_attorney=404, staff=200, admin=200),
     ("cases.invite_member", "POST"): outcome(client=403, sponsor=403, attorney=200,
                                              other_attorney=404, staff=200, admin=200),
+    ("evidence.list_documents", "GET"): outcome(default=200, other_attorney=404),
+    # The client's document: not the sponsor's to see.
+    ("evidence.show_document", "GET"): outcome(default=200, sponsor=404, other_attorney=404),
+    # Posted without a multipart body: refused once the case is found.
+    ("evidence.upload_documents", "POST"): outcome(default=400, other_attorney=404),
+    ("evidence.upload_version", "POST"): outcome(default=400, sponsor=404, other_attorney=404),
+    ("evidence.download_version", "GET"): outcome(default=200, sponsor=404, other_attorney=404),
+    # Only the uploader withdraws; others are told so on the redirected page.
+    ("evidence.withdraw_version", "POST"): outcome(default=303, sponsor=404, other_attorney=404),
+    # The client withdrew the file just before (routes run in order), so it is gone for them.
+    ("evidence.purge_version", "POST"): outcome(default=403, client=404, sponsor=404,
+                                                other_attorney=404,
+                                                admin=303),  # no reason given: nothing purged
     ("admin.list_users", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "POST"): outcome(default=403, admin=200),
@@ -73,26 +89,33 @@ def test_every_route_has_a_decided_outcome():
 
 
 @pytest.fixture()
-def world(make_user, make_case):
-    """One case with a client, a sponsor and an assigned attorney, plus outsiders."""
+def world(app, make_user, make_case):
+    """One case with a client, a sponsor and an assigned attorney, plus
+    outsiders; the client has uploaded one document."""
     people = {role: make_user(role) for role in ("client", "sponsor", "staff", "admin")}
     people["attorney"] = make_user(Role.ATTORNEY)
     people["other_attorney"] = make_user(Role.ATTORNEY)
     case = make_case(attorney=people["attorney"], client=people["client"],
                      sponsors=[people["sponsor"]])
-    return people, case
+    uploader = app.test_client()
+    uploader.submit("/login", {"email": people["client"].email, "password": PASSWORD})
+    upload(uploader, f"/cases/{case.uuid}/documents", [("passport.pdf", [PDF])])
+    version = db.session.scalar(select(DocumentVersion))
+    return people, case, version
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_access_matrix(app, world, role):
-    people, case = world
+    people, case, version = world
     client: PortalClient = app.test_client()
     if role != "anonymous":
         client.submit("/login", {"email": people[role].email,
-                                 "password": "quiet-otter-mountain-river-7"})
+                                 "password": PASSWORD})
     failures = []
     for endpoint, method, rule in ROUTES:
-        url = rule.replace("<case_uuid>", str(case.uuid)).replace("<token>", URL_ARGS["token"])
+        url = (rule.replace("<case_uuid>", str(case.uuid)).replace("<token>", URL_ARGS["token"])
+               .replace("<document_uuid>", str(version.document.uuid))
+               .replace("<version_uuid>", str(version.uuid)))
         if method == "GET":
             response = client.get(url)
         else:
@@ -102,5 +125,5 @@ def test_access_matrix(app, world, role):
             failures.append(f"{method} {url} ({endpoint}): {response.status_code} != {expected}")
         if endpoint == "auth.logout" and role != "anonymous":
             client.submit("/login", {"email": people[role].email,
-                                     "password": "quiet-otter-mountain-river-7"})
+                                     "password": PASSWORD})
     assert not failures, "\n".join(failures)

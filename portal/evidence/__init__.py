@@ -1,0 +1,1 @@
+"""The evidence vault: encrypted, versioned per-case documents."""

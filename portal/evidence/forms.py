@@ -1,0 +1,15 @@
+"""Forms of the evidence pages (the upload form itself is read as a stream)."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+
+class WithdrawForm(FlaskForm):
+    """Withdraw one's own upload (a button)."""
+
+
+class PurgeForm(FlaskForm):
+    """Admins: delete a stored file for good, saying why."""
+
+    reason = TextAreaField(_l("Reason for purging"), validators=[DataRequired(), Length(max=1000)])

@@ -1,0 +1,163 @@
+"""Evidence pages: list, upload, versions, download, withdraw and purge."""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms import ValidationError
+
+from portal.errors import ServiceError, render_error
+from portal.evidence import multipart, services
+from portal.evidence.files import ALLOWED_TYPES, content_disposition
+from portal.evidence.forms import PurgeForm, WithdrawForm
+from portal.extensions import csrf
+from portal.permissions import (can_purge, can_withdraw, get_case_or_404, get_document_or_404,
+                                get_version_or_404, visible_documents, visible_versions)
+from portal.storage import StorageError
+
+bp = Blueprint("evidence", __name__)
+
+
+def _upload_form_context(case) -> dict:
+    # A fresh submission id per rendered form: a resubmitted form is stored once.
+    return {"limits": services.limits(case), "submission_id": uuid.uuid4(),
+            "types": list(dict.fromkeys(ALLOWED_TYPES.values()))}
+
+
+@bp.route("/cases/<case_uuid>/documents")
+def list_documents(case_uuid: str):
+    """The case's documents the user may see, and the upload form with its limits."""
+    case = get_case_or_404(case_uuid, current_user)
+    documents = [(d, visible_versions(current_user, case, d)) for d in
+                 visible_documents(current_user, case)]
+    return render_template("evidence/documents.html", case=case, documents=documents,
+                           **_upload_form_context(case))
+
+
+@bp.route("/cases/<case_uuid>/documents/<document_uuid>")
+def show_document(case_uuid: str, document_uuid: str):
+    """A document's versions, with replace, withdraw and (admins) purge."""
+    case = get_case_or_404(case_uuid, current_user)
+    document = get_document_or_404(case, document_uuid, current_user)
+    return render_template("evidence/document.html", case=case, document=document,
+                           versions=visible_versions(current_user, case, document),
+                           **_upload_form_context(case), can_withdraw=can_withdraw, can_purge=can_purge(current_user),
+                           withdraw_form=WithdrawForm(), purge_form=PurgeForm())
+
+
+@bp.route("/cases/<case_uuid>/documents", methods=["POST"])
+@csrf.exempt  # checked from the streamed body: reading request.form would spool files to disk
+def upload_documents(case_uuid: str):
+    """Store each file of the form as a new document."""
+    case = get_case_or_404(case_uuid, current_user)
+    _receive(case, None)
+    return redirect(url_for("evidence.list_documents", case_uuid=case.uuid), code=303)
+
+
+@bp.route("/cases/<case_uuid>/documents/<document_uuid>/versions", methods=["POST"])
+@csrf.exempt  # as above
+def upload_version(case_uuid: str, document_uuid: str):
+    """Store the file of the form as a new version of the document (replacing
+    a wrong file keeps the old one)."""
+    case = get_case_or_404(case_uuid, current_user)
+    document = get_document_or_404(case, document_uuid, current_user)
+    _receive(case, document)
+    return redirect(url_for("evidence.show_document", case_uuid=case.uuid,
+                            document_uuid=document.uuid), code=303)
+
+
+def _receive(case, document) -> None:
+    boundary = request.mimetype_params.get("boundary", "").encode()
+    if request.mimetype != "multipart/form-data" or not boundary:
+        abort(400)
+    try:
+        fields, files = multipart.read_form(request.stream, boundary)
+        try:
+            validate_csrf(fields.get("csrf_token"))
+        except ValidationError as error:
+            raise CSRFError(str(error))
+        results = services.store_uploads(current_user, case, files,
+                                         _uuid_or_none(fields.get("submission_id")), document)
+    except multipart.ClientGone:
+        abort(400)
+    if not results:
+        flash(_("Please choose at least one file."), "error")
+    for result in results:
+        if result.error:
+            flash(_("%(name)s was not saved: %(reason)s", name=result.filename,
+                    reason=result.error), "error")
+        elif result.duplicate:
+            flash(_("%(name)s was already received.", name=result.filename), "info")
+        else:
+            flash(_("%(name)s was uploaded.", name=result.filename), "success")
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@bp.route("/cases/<case_uuid>/versions/<version_uuid>/download")
+def download_version(case_uuid: str, version_uuid: str):
+    """Stream the decrypted file as an attachment; never rendered inline."""
+    case = get_case_or_404(case_uuid, current_user)
+    version = get_version_or_404(case, version_uuid, current_user)
+    try:
+        chunks = services.open_download(current_user, case, version)
+    except ServiceError as error:
+        return render_error(410, error.message)
+    except StorageError:
+        return render_error(503, _("The document store is not answering right now. Please "
+                                   "try again in a few minutes."))
+    except services.IntegrityFailure:
+        services.record_integrity_failure(current_user, case, version)
+        return render_error(500, _("This file could not be verified, so it was not sent. "
+                                   "The firm has been told."))
+    response = Response(chunks, mimetype=version.content_type, direct_passthrough=True)
+    response.headers["Content-Length"] = str(version.size)
+    response.headers["Content-Disposition"] = content_disposition(version.filename)
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@bp.route("/cases/<case_uuid>/versions/<version_uuid>/withdraw", methods=["POST"])
+def withdraw_version(case_uuid: str, version_uuid: str):
+    """The uploader withdraws their own file; the firm keeps it."""
+    case = get_case_or_404(case_uuid, current_user)
+    version = get_version_or_404(case, version_uuid, current_user)
+    if WithdrawForm().validate_on_submit():
+        try:
+            services.withdraw(current_user, case, version)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("%(name)s was withdrawn.", name=version.filename), "success")
+    return redirect(url_for("evidence.list_documents", case_uuid=case.uuid), code=303)
+
+
+@bp.route("/cases/<case_uuid>/versions/<version_uuid>/purge", methods=["POST"])
+def purge_version(case_uuid: str, version_uuid: str):
+    """Admins delete a stored file for good, with a reason."""
+    case = get_case_or_404(case_uuid, current_user)
+    version = get_version_or_404(case, version_uuid, current_user)
+    if not can_purge(current_user):
+        abort(403)
+    form = PurgeForm()
+    if form.validate_on_submit():
+        try:
+            removed = services.purge(current_user, case, version, form.reason.data)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("The file was purged.") if removed else
+                  _("The file was marked as purged; the document store will delete it at the "
+                    "next reconcile."), "success")
+    else:
+        flash(_("Please give the reason for purging."), "error")
+    return redirect(url_for("evidence.show_document", case_uuid=case.uuid,
+                            document_uuid=version.document.uuid), code=303)

@@ -1,0 +1,314 @@
+"""Evidence rules: storing uploads, serving downloads, withdrawal and purge.
+
+An upload streams through: the type check on its first bytes, SHA-256 of the
+plaintext, Tink encryption, and an S3 multipart upload; the database row is
+written only after the object is complete, so no version is ever shown
+without its object. Memory stays bounded by the S3 part size.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Iterator
+
+from flask import current_app
+from flask_babel import format_decimal
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from portal import audit
+from portal.errors import ServiceError
+from portal.evidence.files import SNIFF_BYTES, detect_type, safe_filename
+from portal.evidence.multipart import FilePart
+from portal.extensions import db
+from portal.models import Case, Document, DocumentVersion, User, VersionStatus
+from portal.models.types import utcnow
+from portal.permissions import can_purge, can_withdraw
+from portal.storage import StorageError
+
+log = logging.getLogger(__name__)
+READ_CHUNK = 1 << 20
+
+STORAGE_DOWN = _l("The document store is not answering right now, so this file was not saved. "
+                  "Please try again in a few minutes.")
+
+
+class IntegrityFailure(Exception):
+    """A stored object failed decryption or its SHA-256 check."""
+
+
+@dataclass
+class UploadResult:
+    """What became of one file of an upload form."""
+
+    filename: str
+    version: DocumentVersion | None = None
+    error: str | None = None
+    duplicate: bool = False  # the same form was already received
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Upload limits of a case, for the form and for the checks."""
+
+    max_file: int
+    quota: int
+    used: int
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.quota - self.used)
+
+
+def limits(case: Case) -> Limits:
+    """The per-file limit and the case's quota (purged files do not count)."""
+    used = db.session.scalar(
+        select(func.coalesce(func.sum(DocumentVersion.size), 0)).join(Document)
+        .where(Document.case_id == case.id, DocumentVersion.status != VersionStatus.PURGED))
+    cfg = current_app.config
+    return Limits(cfg["UPLOAD_MAX_FILE_BYTES"], cfg["CASE_QUOTA_BYTES"], int(used))
+
+
+def storage_key(case: Case, version_uuid: uuid.UUID) -> str:
+    """The generated object key; never derived from anything the user typed."""
+    return f"cases/{case.uuid}/{version_uuid}"
+
+
+class _Refused(Exception):
+    def __init__(self, message):
+        self.message = message
+
+
+def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
+                  submission_id: uuid.UUID | None,
+                  document: Document | None = None) -> list[UploadResult]:
+    """Store every file of an upload form; with ``document``, each becomes a
+    new version of it. Stops at the first storage failure (the rest of the
+    body is left unread) and reports it in the last result.
+
+    Raises ``multipart.ClientGone`` when the body ends early and
+    ``SQLAlchemyError`` when the database fails; nothing half-done remains
+    in the database either way.
+    """
+    results: list[UploadResult] = []
+    remaining = limits(case).remaining
+    for index, part in enumerate(files):
+        if not part.filename:  # the browser sends an empty part when no file is chosen
+            part.drain()
+            continue
+        result = _store_file(actor, case, part, submission_id, index, document, remaining)
+        results.append(result)
+        if result.version is not None:
+            remaining -= result.version.size
+        if result.error is STORAGE_DOWN:
+            break
+    return results
+
+
+def _already_received(submission_id: uuid.UUID | None, index: int) -> bool:
+    return submission_id is not None and db.session.scalar(
+        select(DocumentVersion.id).where(DocumentVersion.submission_id == submission_id,
+                                         DocumentVersion.part_index == index)) is not None
+
+
+def _read_head(chunks: Iterator[bytes]) -> bytes:
+    head = bytearray()
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            break
+    return bytes(head)
+
+
+def _store_file(actor, case, part, submission_id, index, document, remaining) -> UploadResult:
+    name = safe_filename(part.filename)
+    if _already_received(submission_id, index):
+        part.drain()
+        return UploadResult(name, duplicate=True)
+    chunks = part.chunks()
+    head = _read_head(chunks)
+    try:
+        if not head:
+            raise _Refused(_l("This file is empty."))
+        content_type = detect_type(head[:SNIFF_BYTES])
+        if content_type is None:
+            raise _Refused(_l("This kind of file is not accepted. Please send a PDF, a photo "
+                              "(JPEG, PNG, HEIC, TIFF, WebP), a Word document (DOCX) or a video "
+                              "(MP4, MOV)."))
+        version_uuid = uuid.uuid4()
+        key = storage_key(case, version_uuid)
+        size, digest = _encrypt_to_store(key, version_uuid, itertools.chain([head], chunks),
+                                         remaining)
+    except _Refused as refused:
+        part.drain()
+        return UploadResult(name, error=refused.message)
+    except StorageError as error:
+        log.error("storage failed during upload to case %s: %s", case.uuid, error)
+        return UploadResult(name, error=STORAGE_DOWN)
+    return _record(actor, case, document, name, content_type, size, digest, key, version_uuid,
+                   submission_id, index)
+
+
+def _encrypt_to_store(key: str, version_uuid: uuid.UUID, data: Iterator[bytes],
+                      remaining: int) -> tuple[int, str]:
+    """Stream ``data`` through SHA-256 and encryption into ``key``.
+    Raises ``_Refused`` when a limit is passed, ``StorageError`` when S3 fails;
+    either way the multipart upload is aborted."""
+    cfg = current_app.config
+    writer = current_app.extensions["storage"].writer(key, cfg["UPLOAD_PART_BYTES"])
+    digest, size = hashlib.sha256(), 0
+    try:
+        encrypting = current_app.extensions["crypto"].encrypting_stream(writer, version_uuid)
+        for chunk in data:
+            size += len(chunk)
+            if size > cfg["UPLOAD_MAX_FILE_BYTES"]:
+                raise _Refused(_l("This file is larger than the limit of %(limit)s.",
+                                  limit=format_size(cfg["UPLOAD_MAX_FILE_BYTES"])))
+            if size > remaining:
+                raise _Refused(_l("This file does not fit in the case's remaining storage "
+                                  "(%(left)s). Please contact your attorney.",
+                                  left=format_size(remaining)))
+            digest.update(chunk)
+            encrypting.write(chunk)
+        encrypting.close()
+        writer.complete()
+    except BaseException:
+        writer.abort()
+        raise
+    return size, digest.hexdigest()
+
+
+def _record(actor, case, document, name, content_type, size, digest, key, version_uuid,
+            submission_id, index) -> UploadResult:
+    """Write the version row (and a new document) for a stored object."""
+    try:
+        if document is None:
+            document = Document(case=case, created_by=actor)
+            db.session.add(document)
+            number = 1
+        else:
+            number = 1 + (db.session.scalar(select(func.max(DocumentVersion.number))
+                                             .where(DocumentVersion.document_id == document.id)) or 0)
+        version = DocumentVersion(uuid=version_uuid, document=document, number=number,
+                                  uploaded_by=actor, filename=name, content_type=content_type,
+                                  size=size, sha256=digest, storage_key=key,
+                                  submission_id=submission_id, part_index=index)
+        db.session.add(version)
+        db.session.flush()
+        audit.record("document.uploaded", actor=actor, case=case, target=str(version_uuid),
+                     size=size, content_type=content_type)
+        db.session.commit()
+    except IntegrityError:
+        # The same form arrived twice at once and the other request won.
+        db.session.rollback()
+        _delete_quietly(key)
+        return UploadResult(name, duplicate=True)
+    except SQLAlchemyError:
+        db.session.rollback()
+        _delete_quietly(key)
+        raise
+    return UploadResult(name, version=version)
+
+
+def _delete_quietly(key: str) -> None:
+    try:
+        current_app.extensions["storage"].delete(key)
+    except StorageError as error:  # reconcile removes it later
+        log.error("could not delete %s after a failed upload: %s", key, error)
+
+
+def format_size(size: int) -> str:
+    """A byte count for people: ``500 MB``, ``1.5 GB``."""
+    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= factor:
+            return f"{format_decimal(round(size / factor, 1))} {unit}"
+    return f"{size} B"
+
+
+def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator[bytes]:
+    """Plaintext of ``version`` as chunks, decrypted and SHA-256-checked on
+    the way. The first chunk is read before returning, so a missing or
+    tampered object is reported before any byte is sent.
+
+    Raises ``ServiceError`` when the file is gone, ``StorageError`` when the
+    store is down and ``IntegrityFailure`` when the object is not what was stored.
+    """
+    if version.status in (VersionStatus.PURGED, VersionStatus.MISSING):
+        raise ServiceError(_l("This file is no longer stored."))
+    reader = current_app.extensions["storage"].reader(version.storage_key)
+    plaintext = current_app.extensions["crypto"].decrypting_stream(reader, version.uuid)
+    digest = hashlib.sha256()
+    first = _read(plaintext, version)
+    digest.update(first)
+    audit.record("document.downloaded", actor=actor, case=case, target=str(version.uuid))
+    db.session.commit()
+    expected, version_uuid = version.sha256, str(version.uuid)
+
+    def stream() -> Iterator[bytes]:
+        try:
+            yield first
+            while chunk := _read(plaintext, version_uuid):
+                digest.update(chunk)
+                yield chunk
+            if digest.hexdigest() != expected:
+                log.error("SHA-256 mismatch on download of version %s", version_uuid)
+                raise IntegrityFailure(version_uuid)
+        finally:
+            plaintext.close()
+    return stream()
+
+
+def _read(plaintext, version) -> bytes:
+    try:
+        return plaintext.read(READ_CHUNK)
+    except StorageError:
+        raise
+    except Exception as error:  # Tink raises on any altered, truncated or swapped ciphertext
+        log.error("decryption failed for version %s: %s", getattr(version, "uuid", version), error)
+        raise IntegrityFailure(str(getattr(version, "uuid", version))) from error
+
+
+def record_integrity_failure(actor: User, case: Case, version: DocumentVersion) -> None:
+    """Put a failed integrity check in the audit trail."""
+    audit.record("document.integrity_failed", actor=actor, case=case, target=str(version.uuid))
+    db.session.commit()
+
+
+def withdraw(actor: User, case: Case, version: DocumentVersion) -> None:
+    """Withdraw one's own upload: hidden from the client and sponsors, kept
+    for the firm. Raises ``ServiceError`` if ``actor`` did not upload it."""
+    if not can_withdraw(actor, version):
+        raise ServiceError(_l("Only the person who uploaded a file can withdraw it."))
+    version.status = VersionStatus.WITHDRAWN
+    version.status_changed_at, version.status_changed_by = utcnow(), actor
+    audit.record("document.withdrawn", actor=actor, case=case, target=str(version.uuid))
+    db.session.commit()
+
+
+def purge(actor: User, case: Case, version: DocumentVersion, reason: str) -> bool:
+    """Delete the stored file for good (admins only); the row stays, with who
+    and why. Returns False when the store could not delete it now (reconcile
+    removes it later: the row already says purged).
+    Raises ``ServiceError`` when ``actor`` is not an admin or gives no reason."""
+    if not can_purge(actor):
+        raise ServiceError(_l("You do not have permission to do that."))
+    if not reason.strip():
+        raise ServiceError(_l("Please give the reason for purging."))
+    if version.status is VersionStatus.PURGED:
+        raise ServiceError(_l("This file was already purged."))
+    version.status = VersionStatus.PURGED
+    version.status_changed_at, version.status_changed_by = utcnow(), actor
+    version.status_reason = reason.strip()
+    audit.record("document.purged", actor=actor, case=case, target=str(version.uuid),
+                 reason=reason.strip())
+    db.session.commit()
+    try:
+        current_app.extensions["storage"].delete(version.storage_key)
+    except StorageError as error:
+        log.error("purge of %s left its object for reconcile: %s", version.uuid, error)
+        return False
+    return True

@@ -1,0 +1,96 @@
+"""Evidence: documents of a case and their immutable versions."""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.case import Case
+from portal.models.types import UTCDateTime, public_id, utcnow
+from portal.models.user import User
+
+
+class VersionStatus(str, enum.Enum):
+    """Where a version stands. Rows are written only once the encrypted
+    object is stored, so there is no "uploading" state."""
+
+    AVAILABLE = "available"
+    WITHDRAWN = "withdrawn"  # by its uploader; kept for the firm
+    PURGED = "purged"  # object deleted by an admin; the row stays as the record
+    MISSING = "missing"  # reconcile found no object behind the row
+
+
+class Document(db.Model):
+    """One piece of evidence in a case (later: the answer to a document
+    request). Its content is the latest of its versions."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = public_id()
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship()
+    created_by: Mapped[User] = relationship()
+    versions: Mapped[list[DocumentVersion]] = relationship(
+        back_populates="document", order_by="DocumentVersion.number")
+
+
+class DocumentVersion(db.Model):
+    """One uploaded file, never changed after it is written. The object key is
+    generated (``cases/<case_uuid>/<version_uuid>``); the user's file name is
+    kept only here."""
+
+    __tablename__ = "document_versions"
+    __table_args__ = (UniqueConstraint("document_id", "number"),
+                      UniqueConstraint("submission_id", "part_index"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = public_id()
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    number: Mapped[int]
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)  # plaintext bytes
+    sha256: Mapped[str] = mapped_column(String(64))  # of the plaintext
+    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    # The form submission and file position it came from: a resubmitted form is recorded once.
+    submission_id: Mapped[uuid.UUID | None]
+    part_index: Mapped[int | None]
+    status: Mapped[VersionStatus] = mapped_column(
+        Enum(VersionStatus, native_enum=False, length=16,
+             values_callable=lambda members: [m.value for m in members]),
+        default=VersionStatus.AVAILABLE)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status_changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship(back_populates="versions")
+    uploaded_by: Mapped[User] = relationship(foreign_keys=[uploaded_by_id])
+    status_changed_by: Mapped[User | None] = relationship(foreign_keys=[status_changed_by_id])
+
+    @property
+    def is_available(self) -> bool:
+        return self.status is VersionStatus.AVAILABLE
+
+
+class EncryptionKeyset(db.Model):
+    """The data keyset (Tink streaming AEAD), stored encrypted under the
+    master key from configuration. ``version`` grows with each rotation so
+    every worker notices and reloads."""
+
+    __tablename__ = "encryption_keysets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    encrypted_keyset: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

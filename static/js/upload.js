@@ -1,0 +1,28 @@
+// Progressive enhancement for the upload form: refuse a file that is too
+// large before it is sent, which spares a phone on a slow line from sending
+// hundreds of megabytes only to be refused. The server checks again.
+"use strict";
+document.querySelectorAll("form.upload").forEach(function (form) {
+  var input = form.querySelector("input[type=file]");
+  var error = form.querySelector("#files-error");
+  var max = Number(form.dataset.maxBytes);
+  var remaining = Number(form.dataset.remainingBytes);
+  function check() {
+    var total = 0, message = "";
+    Array.prototype.forEach.call(input.files, function (file) {
+      total += file.size;
+      if (!message && file.size > max) {
+        message = error.dataset.tooLarge.replace("{name}", file.name);
+      }
+    });
+    if (!message && total > remaining) { message = error.dataset.noRoom; }
+    error.textContent = message;
+    error.hidden = !message;
+    input.setCustomValidity(message);
+    return !message;
+  }
+  input.addEventListener("change", check);
+  form.addEventListener("submit", function (event) {
+    if (!check()) { event.preventDefault(); }
+  });
+});
