@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: setup run test translations extract-messages clean
+.PHONY: setup run test bench translations extract-messages clean
 
 setup: $(STAMP) translations
 
@@ -28,6 +28,10 @@ run: setup
 ## Run the whole suite (PostgreSQL when PORTAL_TEST_DATABASE_URL is set, SQLite otherwise).
 test: setup
 	$(PY) -m pytest -q
+
+## Time uploads and downloads through gunicorn against plain boto3 (see bench/upload.py).
+bench: setup
+	$(PY) bench/upload.py
 
 ## Refresh the translation catalogs from the source.
 extract-messages: $(STAMP)

@@ -138,6 +138,15 @@ def app(base_config):
         yield app
         _db.session.remove()
         _empty_tables()
+        _empty_bucket(app)
+
+
+def _empty_bucket(app) -> None:
+    storage = app.extensions["storage"]
+    for upload in storage.pending_uploads(""):
+        storage.abort_upload(upload.key, upload.upload_id)
+    for obj in storage.list_objects(""):
+        storage.delete(obj.key)
 
 
 def _empty_tables() -> None:

@@ -5,7 +5,7 @@ import pytest
 
 from portal import create_app
 
-COMPLETE = {"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
+COMPLETE = {"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://", "MASTER_KEY": "k",
             "S3_ENDPOINT_URL": "https://s3.example.org", "S3_ACCESS_KEY_ID": "a",
             "S3_SECRET_ACCESS_KEY": "b", "S3_BUCKET": "c", "MAIL_SERVER": "smtp.example.org",
             "BASE_URL": "https://portal.example.org"}

@@ -13,19 +13,31 @@ BOUNDARY = "----portal-test-boundary-7MA4YWxkTrZu0gW"
 PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
+MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00"
 HTML = b"<!DOCTYPE html><html><script>alert(1)</script></html>"
 SVG = b"<?xml version='1.0'?><svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"
 
 
-def pattern(size: int, seed: int = 0) -> Iterator[bytes]:
-    """``size`` bytes of a non-repeating-looking pattern, in 1 MiB chunks."""
-    block = bytes((i * 7 + seed) % 251 for i in range(1 << 20))
-    sent = 0
-    while sent < size:
-        take = min(len(block), size - sent)
-        yield block[:take]
-        sent += take
+class pattern:
+    """``size`` bytes of a pattern, produced in 1 MiB chunks each time it is
+    iterated (so a body can be measured, then sent, without holding it)."""
+
+    BLOCK = bytes((i * 7) % 251 for i in range(1 << 20))
+
+    def __init__(self, size: int, head: bytes = b""):
+        self.size, self.head = size, head
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        sent = len(self.head)
+        while sent < self.size:
+            take = min(len(self.BLOCK), self.size - sent)
+            yield self.BLOCK[:take]
+            sent += take
 
 
 class LazyBody(io.RawIOBase):
@@ -81,7 +93,8 @@ def multipart(fields: dict[str, str], files: list[tuple[str, Iterable[bytes]]],
     pieces.append(f"--{BOUNDARY}--\r\n".encode())
 
     def length_of(piece) -> int:
-        return len(piece) if isinstance(piece, bytes) else sum(len(c) for c in piece)
+        return len(piece) if hasattr(piece, "__len__") and not isinstance(piece, list) \
+            else sum(len(c) for c in piece)
 
     def flat() -> Iterator[bytes]:
         for piece in pieces:
