@@ -155,9 +155,9 @@ class Storage:
 
 
 class MultipartWriter(io.RawIOBase):
-    """Ciphertext sink: collects writes into parts of ``part_size`` bytes and
-    uploads each as soon as it is full, with its SHA-256 for the store to check
-    (SeaweedFS does not verify the signed payload hash by itself).
+    """Ciphertext sink: collects writes into parts of ``part_size`` bytes,
+    uploaded by ``upload_ready_parts()`` with their SHA-256 for the store to
+    check (SeaweedFS does not verify the signed payload hash by itself).
 
     Call ``complete()`` to finish or ``abort()`` to give up; until
     ``complete()`` returns, nothing is visible in the bucket.
@@ -180,13 +180,17 @@ class MultipartWriter(io.RawIOBase):
         return True
 
     def write(self, data) -> int:
-        if self.aborted:  # a late flush from an abandoned encrypting stream
-            return len(data)
-        self.buffer += data
+        # Only buffer here: this is called back from inside the encrypting
+        # stream, which would wrap a storage error in its own exception.
+        if not self.aborted:  # else a late flush from an abandoned stream
+            self.buffer += data
+        return len(data)
+
+    def upload_ready_parts(self) -> None:
+        """Upload every full part buffered so far. Raises ``StorageError``."""
         while len(self.buffer) >= self.part_size:
             self._upload_part(bytes(memoryview(self.buffer)[:self.part_size]))
             del self.buffer[:self.part_size]
-        return len(data)
 
     def close(self) -> None:
         # Tink closes its destination when the encrypting stream closes; the
@@ -212,6 +216,7 @@ class MultipartWriter(io.RawIOBase):
         Raises ``StorageError``; the outcome of a failed completion is unknown,
         so the caller must treat the object as possibly stored.
         """
+        self.upload_ready_parts()
         if self.buffer or not self.parts:
             self._upload_part(bytes(self.buffer))
             self.buffer.clear()

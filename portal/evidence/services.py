@@ -174,6 +174,7 @@ def _encrypt_to_store(key: str, version_uuid: uuid.UUID, data: Iterator[bytes],
                                   left=format_size(remaining)))
             digest.update(chunk)
             encrypting.write(chunk)
+            writer.upload_ready_parts()
         encrypting.close()
         writer.complete()
     except BaseException:
