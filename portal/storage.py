@@ -114,23 +114,19 @@ class Storage:
 
     def list_objects(self, prefix: str) -> Iterator[StoredObject]:
         """Every object under ``prefix``. Raises ``StorageError``."""
-        try:
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=prefix)
-            for page in pages:
-                for item in page.get("Contents", []):
-                    yield StoredObject(item["Key"], item["Size"], item["LastModified"])
-        except BOTO_ERRORS as error:
-            raise StorageError(str(error)) from error
+        for item in self._listing("list_objects_v2", "Contents", prefix):
+            yield StoredObject(item["Key"], item["Size"], item["LastModified"])
 
     def pending_uploads(self, prefix: str) -> Iterator[PendingUpload]:
         """Multipart uploads under ``prefix`` never completed or aborted."""
+        for item in self._listing("list_multipart_uploads", "Uploads", prefix):
+            yield PendingUpload(item["Key"], item["UploadId"], item["Initiated"])
+
+    def _listing(self, operation: str, field: str, prefix: str) -> Iterator[dict]:
         try:
-            pages = self.client.get_paginator("list_multipart_uploads").paginate(
-                Bucket=self.bucket, Prefix=prefix)
-            for page in pages:
-                for item in page.get("Uploads", []):
-                    yield PendingUpload(item["Key"], item["UploadId"], item["Initiated"])
+            for page in self.client.get_paginator(operation).paginate(Bucket=self.bucket,
+                                                                      Prefix=prefix):
+                yield from page.get(field, [])
         except BOTO_ERRORS as error:
             raise StorageError(str(error)) from error
 
@@ -241,6 +237,7 @@ class ObjectReader(io.RawIOBase):
     def __init__(self, body):
         super().__init__()
         self.body = body
+        self.failure: StorageError | None = None  # kept: a caller may wrap what we raise
 
     def readable(self) -> bool:
         return True
@@ -249,7 +246,8 @@ class ObjectReader(io.RawIOBase):
         try:
             data = self.body.read(len(buffer))
         except BOTO_ERRORS + (OSError,) as error:
-            raise StorageError(str(error)) from error
+            self.failure = StorageError(str(error))
+            raise self.failure from error
         buffer[:len(data)] = data
         return len(data)
 

@@ -136,3 +136,20 @@ def test_database_failing_after_the_object_is_stored_leaves_no_orphan(app, signe
     monkeypatch.undo()
     assert versions() == []
     assert list(app.extensions["storage"].list_objects("cases/")) == []
+
+
+def test_download_from_a_frozen_store_is_a_clear_503_not_an_integrity_alarm(
+        base_config, fragile_s3, signed_in):
+    app = portal_on(base_config, fragile_s3.app_config())
+    browser, case = signed_in
+    client = browser(app)
+    upload(client, f"/cases/{case.uuid}/documents", [("a.pdf", pattern(3 * MiB, head=PDF))])
+    (version,) = versions()
+    fragile_s3.pause()
+    started = time.monotonic()
+    response = client.get(f"/cases/{case.uuid}/versions/{version.uuid}/download")
+    assert time.monotonic() - started < 20
+    assert response.status_code == 503 and "not answering right now" in response.text
+    from portal.models import AuditEvent
+    assert db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "document.integrity_failed")) is None

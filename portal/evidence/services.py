@@ -242,17 +242,28 @@ def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator
         raise ServiceError(_l("This file is no longer stored."))
     reader = current_app.extensions["storage"].reader(version.storage_key)
     plaintext = current_app.extensions["crypto"].decrypting_stream(reader, version.uuid)
+    version_uuid, expected = str(version.uuid), version.sha256
+
+    def read() -> bytes:
+        try:
+            return plaintext.read(READ_CHUNK)
+        except Exception as error:
+            # Tink wraps whatever its source raised: tell an outage from tampering.
+            if reader.failure is not None:
+                raise reader.failure from error
+            log.error("decryption failed for version %s: %s", version_uuid, error)
+            raise IntegrityFailure(version_uuid) from error
+
     digest = hashlib.sha256()
-    first = _read(plaintext, version)
+    first = read()
     digest.update(first)
-    audit.record("document.downloaded", actor=actor, case=case, target=str(version.uuid))
+    audit.record("document.downloaded", actor=actor, case=case, target=version_uuid)
     db.session.commit()
-    expected, version_uuid = version.sha256, str(version.uuid)
 
     def stream() -> Iterator[bytes]:
         try:
             yield first
-            while chunk := _read(plaintext, version_uuid):
+            while chunk := read():
                 digest.update(chunk)
                 yield chunk
             if digest.hexdigest() != expected:
@@ -261,16 +272,6 @@ def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator
         finally:
             plaintext.close()
     return stream()
-
-
-def _read(plaintext, version) -> bytes:
-    try:
-        return plaintext.read(READ_CHUNK)
-    except StorageError:
-        raise
-    except Exception as error:  # Tink raises on any altered, truncated or swapped ciphertext
-        log.error("decryption failed for version %s: %s", getattr(version, "uuid", version), error)
-        raise IntegrityFailure(str(getattr(version, "uuid", version))) from error
 
 
 def record_integrity_failure(actor: User, case: Case, version: DocumentVersion) -> None:
