@@ -33,5 +33,3 @@ def init_app(app: Flask, babel: Babel) -> None:
     """Attach Flask-Babel with the portal's selectors."""
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.globals.update(LANGUAGE_NAMES=LANGUAGE_NAMES, get_locale=get_locale)
-    from portal.evidence.services import format_size
-    app.jinja_env.filters["filesize"] = format_size

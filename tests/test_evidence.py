@@ -356,3 +356,18 @@ def test_reconcile_leaves_recent_objects_alone(app, as_client, people, runner):
     result = runner.invoke(args=["reconcile-storage", "--repair"])
     assert "Storage and database agree." in result.output
     assert stored_objects(app) == [f"cases/{people['case'].uuid}/in-flight"]
+
+
+def test_the_store_refuses_a_part_whose_checksum_does_not_match(app):
+    """The payload is not hashed for the signature (payload_signing_enabled
+    is off), so integrity in transit rests on this check by the store."""
+    import base64
+
+    from botocore.exceptions import ClientError
+    storage = app.extensions["storage"]
+    upload_id = storage.client.create_multipart_upload(
+        Bucket=storage.bucket, Key="cases/x/y", ChecksumAlgorithm="SHA256")["UploadId"]
+    wrong = base64.b64encode(hashlib.sha256(b"something else").digest()).decode()
+    with pytest.raises(ClientError, match="BadDigest"):
+        storage.client.upload_part(Bucket=storage.bucket, Key="cases/x/y", UploadId=upload_id,
+                                   PartNumber=1, Body=b"the real bytes", ChecksumSHA256=wrong)

@@ -19,6 +19,13 @@ from portal.permissions import (can_purge, can_withdraw, get_case_or_404, get_do
 from portal.storage import StorageError
 
 bp = Blueprint("evidence", __name__)
+bp.add_app_template_filter(services.format_size, "filesize")
+
+
+@bp.app_template_filter("type_label")
+def type_label(content_type: str) -> str:
+    """``application/pdf`` -> ``PDF``, for people."""
+    return ALLOWED_TYPES.get(content_type, content_type)
 
 
 def _upload_form_context(case) -> dict:
