@@ -141,6 +141,9 @@ def _store_file(actor, case, part, submission_id, index, document, remaining) ->
                               "(MP4, MOV)."))
         version_uuid = uuid.uuid4()
         key = storage_key(case, version_uuid)
+        # Hold no database transaction open while the file streams in: a
+        # client on a slow line can take many minutes.
+        db.session.commit()
         size, digest = _encrypt_to_store(key, version_uuid, itertools.chain([head], chunks),
                                          remaining)
     except _Refused as refused:
