@@ -23,7 +23,7 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
     try:
         user = create_user(email, name, Role(role), password)
     except ServiceError as error:
-        raise click.ClickException(str(error.message))
+        raise click.ClickException(str(error.message)) from error
     click.echo(f"Created {user.role.value} {user.email} ({user.uuid}).")
 
 

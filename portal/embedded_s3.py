@@ -118,10 +118,11 @@ class EmbeddedS3:
                 storage.create_bucket(self.endpoint_url, self.admin.access_key,
                                       self.admin.secret_key, self.bucket)
                 return
-            except Exception:  # not up yet: connection refused, 5xx while the filer starts
+            except Exception as error:  # not up yet: refused, or 5xx while the filer starts
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"SeaweedFS did not start; see {self.root / 'weed.log'}")
+                    raise RuntimeError(
+                        f"SeaweedFS did not start; see {self.root / 'weed.log'}") from error
                 time.sleep(0.3)
 
     def stop(self, timeout: float = 20) -> None:

@@ -7,6 +7,7 @@ mid-upload, so the shared server of the suite is never disturbed.
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,8 +15,10 @@ from sqlalchemy.exc import OperationalError
 
 from portal import create_app
 from portal.embedded_s3 import EmbeddedS3, free_port
-from portal.models import DocumentVersion
+from portal.evidence import services
+from portal.evidence.reconcile import reconcile
 from portal.extensions import db
+from portal.models import AuditEvent, DocumentVersion
 from tests.conftest import PASSWORD, PortalClient
 from tests.uploads import PDF, flashes, pattern, upload
 
@@ -91,8 +94,6 @@ def test_store_failing_mid_upload_gives_a_clear_error_fast_and_keeps_nothing(
         # must not survive a reconcile, and no object appeared.
         fragile_s3.resume()
         with app.app_context():
-            from portal.evidence.reconcile import reconcile
-            from datetime import timedelta
             reconcile(repair=True, grace=timedelta(0))
             storage = app.extensions["storage"]
             assert list(storage.pending_uploads("cases/")) == []
@@ -125,7 +126,6 @@ def test_download_with_the_store_down_is_a_clear_503(app, base_config, signed_in
 def test_database_failing_after_the_object_is_stored_leaves_no_orphan(app, signed_in, monkeypatch):
     browser, case = signed_in
     client = browser(app)
-    from portal.evidence import services
 
     def fail(*args, **kwargs):
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
@@ -150,6 +150,5 @@ def test_download_from_a_frozen_store_is_a_clear_503_not_an_integrity_alarm(
     response = client.get(f"/cases/{case.uuid}/versions/{version.uuid}/download")
     assert time.monotonic() - started < 20
     assert response.status_code == 503 and "not answering right now" in response.text
-    from portal.models import AuditEvent
     assert db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "document.integrity_failed")) is None

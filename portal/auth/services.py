@@ -102,10 +102,10 @@ def _new_invitation(actor: User, email: str, name: str, role: Role, language: st
     path = url_for("auth.open_invitation", token=token)
     try:
         notify.send_invitation(email, language, notify.link(path), ttl.days)
-    except notify.MAIL_ERRORS:
+    except notify.MAIL_ERRORS as error:
         db.session.rollback()
         raise ServiceError(_l("The invitation email could not be sent, so nothing was saved. "
-                              "Please try again later."))
+                              "Please try again later.")) from error
     return token
 
 

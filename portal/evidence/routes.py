@@ -85,7 +85,7 @@ def _receive(case, document) -> None:
         try:
             validate_csrf(fields.get("csrf_token"))
         except ValidationError as error:
-            raise CSRFError(str(error))
+            raise CSRFError(str(error)) from error
         results = services.store_uploads(current_user, case, files,
                                          _uuid_or_none(fields.get("submission_id")), document)
     except multipart.ClientGone:
