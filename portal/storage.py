@@ -10,6 +10,8 @@ import base64
 import hashlib
 import io
 import logging
+import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +24,7 @@ from flask import Flask
 
 
 log = logging.getLogger(__name__)
+IN_FLIGHT = 2  # parts uploading at once per upload: throughput against memory
 # What boto3 raises when the store is down, slow, or refuses a request.
 BOTO_ERRORS = (BotoCoreError, ClientError)
 
@@ -173,13 +176,14 @@ class MultipartWriter(io.RawIOBase):
         self.pending_size = 0
         self.size = 0
         self.aborted = False
-        self.in_flight: Future | None = None
+        self.size_lock = threading.Lock()
+        self.in_flight: deque[Future] = deque()
         try:
             self.upload_id = storage.client.create_multipart_upload(
                 Bucket=storage.bucket, Key=key, ChecksumAlgorithm="SHA256")["UploadId"]
         except BOTO_ERRORS as error:
             raise StorageError(str(error)) from error
-        self.uploader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-part")
+        self.uploader = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="s3-part")
 
     def writable(self) -> bool:
         return True
@@ -208,13 +212,14 @@ class MultipartWriter(io.RawIOBase):
         pass
 
     def _submit(self, data: bytes) -> None:
-        self._wait()  # the previous part first: bounded memory, parts in order
-        self.in_flight = self.uploader.submit(self._upload_part, len(self.parts) + 1, data)
+        if len(self.in_flight) >= IN_FLIGHT:
+            self._wait(1)  # bounded memory
+        number = len(self.parts) + len(self.in_flight) + 1
+        self.in_flight.append(self.uploader.submit(self._upload_part, number, data))
 
-    def _wait(self) -> None:
-        if self.in_flight is not None:
-            future, self.in_flight = self.in_flight, None
-            self.parts.append(future.result())
+    def _wait(self, count: int | None = None) -> None:
+        for _ in range(len(self.in_flight) if count is None else count):
+            self.parts.append(self.in_flight.popleft().result())
 
     def _upload_part(self, number: int, data: bytes) -> dict:
         checksum = base64.b64encode(hashlib.sha256(data).digest()).decode()
@@ -224,7 +229,8 @@ class MultipartWriter(io.RawIOBase):
                 PartNumber=number, Body=data, ChecksumSHA256=checksum)
         except BOTO_ERRORS as error:
             raise StorageError(str(error)) from error
-        self.size += len(data)
+        with self.size_lock:
+            self.size += len(data)
         return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
 
     def complete(self) -> int:
@@ -253,9 +259,9 @@ class MultipartWriter(io.RawIOBase):
         once the part in flight, if any, has finished or failed."""
         self.aborted = True
         self.pending, self.pending_size = [], 0
-        if self.in_flight is not None:
+        for future in self.in_flight:
             try:
-                self.in_flight.result()
+                future.result()
             except StorageError:
                 pass
         self.uploader.shutdown(wait=False)
