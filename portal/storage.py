@@ -162,8 +162,9 @@ class MultipartWriter(io.RawIOBase):
     uploaded by ``upload_ready_parts()`` with their SHA-256 for the store to
     check (SeaweedFS does not verify the signed payload hash by itself).
 
-    One part uploads in a background thread while the next one fills, so
-    reading the client and writing to S3 overlap; at most two parts are held.
+    Up to ``IN_FLIGHT`` parts upload in background threads while the next
+    one fills, so reading the client and writing to S3 overlap; memory stays
+    at about ``IN_FLIGHT + 1`` parts whatever the file size.
     Call ``complete()`` to finish or ``abort()`` to give up; until
     ``complete()`` returns, nothing is visible in the bucket.
     """
