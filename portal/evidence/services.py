@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import queue
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Iterator
@@ -257,24 +259,51 @@ def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator
             log.error("decryption failed for version %s: %s", version_uuid, error)
             raise IntegrityFailure(version_uuid) from error
 
-    digest = hashlib.sha256()
     first = read()
-    digest.update(first)
     audit.record("document.downloaded", actor=actor, case=case, target=version_uuid)
     db.session.commit()
 
     def stream() -> Iterator[bytes]:
+        hasher = _Hasher()  # hashes in parallel with decryption (hashlib drops the GIL)
         try:
-            yield first
-            while chunk := read():
-                digest.update(chunk)
+            chunk = first
+            while chunk:
+                hasher.feed(chunk)
                 yield chunk
-            if digest.hexdigest() != expected:
+                chunk = read()
+            if hasher.hexdigest() != expected:
                 log.error("SHA-256 mismatch on download of version %s", version_uuid)
                 raise IntegrityFailure(version_uuid)
         finally:
+            hasher.stop()
             plaintext.close()
     return stream()
+
+
+class _Hasher:
+    """SHA-256 of a stream of chunks, computed by a thread of its own."""
+
+    def __init__(self):
+        self.digest = hashlib.sha256()
+        self.chunks: queue.Queue = queue.Queue(maxsize=4)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self.chunks.get()) is not None:
+            self.digest.update(chunk)
+
+    def feed(self, chunk: bytes) -> None:
+        self.chunks.put(chunk)
+
+    def hexdigest(self) -> str:
+        self.stop()
+        return self.digest.hexdigest()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.chunks.put(None)
+            self.thread.join()
 
 
 def record_integrity_failure(actor: User, case: Case, version: DocumentVersion) -> None:
