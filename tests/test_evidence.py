@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from sqlalchemy import func, select
 
-from portal.evidence.services import IntegrityFailure
+from portal.evidence.downloads import IntegrityFailure
 from portal.extensions import db
 from portal.models import (AuditEvent, Document, DocumentVersion, EncryptionKeyset,
                            VersionStatus)

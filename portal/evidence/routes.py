@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from portal.errors import ServiceError, render_error
-from portal.evidence import multipart, services
+from portal.evidence import downloads, multipart, services
 from portal.evidence.files import ALLOWED_TYPES, content_disposition
 from portal.evidence.forms import PurgeForm, WithdrawForm
 from portal.extensions import csrf
@@ -115,14 +115,14 @@ def download_version(case_uuid: str, version_uuid: str):
     case = get_case_or_404(case_uuid, current_user)
     version = get_version_or_404(case, version_uuid, current_user)
     try:
-        chunks = services.open_download(current_user, case, version)
+        chunks = downloads.open_download(current_user, case, version)
     except ServiceError as error:
         return render_error(410, error.message)
     except StorageError:
         return render_error(503, _("The document store is not answering right now. Please "
                                    "try again in a few minutes."))
-    except services.IntegrityFailure:
-        services.record_integrity_failure(current_user, case, version)
+    except downloads.IntegrityFailure:
+        downloads.record_integrity_failure(current_user, case, version)
         return render_error(500, _("This file could not be verified, so it was not sent. "
                                    "The firm has been told."))
     response = Response(chunks, mimetype=version.content_type, direct_passthrough=True)

@@ -1,4 +1,4 @@
-"""Evidence rules: storing uploads, serving downloads, withdrawal and purge.
+"""Evidence rules: storing uploads, withdrawal and purge (downloads: downloads.py).
 
 An upload streams through: the type check on its first bytes, SHA-256 of the
 plaintext, Tink encryption, and an S3 multipart upload; the database row is
@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
-import queue
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Iterator
@@ -33,14 +31,9 @@ from portal.permissions import can_purge, can_withdraw
 from portal.storage import StorageError
 
 log = logging.getLogger(__name__)
-READ_CHUNK = 1 << 20
 
 STORAGE_DOWN = _l("The document store is not answering right now, so this file was not saved. "
                   "Please try again in a few minutes.")
-
-
-class IntegrityFailure(Exception):
-    """A stored object failed decryption or its SHA-256 check."""
 
 
 @dataclass
@@ -233,83 +226,6 @@ def format_size(size: int) -> str:
         if size >= factor:
             return f"{format_decimal(round(size / factor, 1))} {unit}"
     return f"{size} B"
-
-
-def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator[bytes]:
-    """Plaintext of ``version`` as chunks, decrypted and SHA-256-checked on
-    the way. The first chunk is read before returning, so a missing or
-    tampered object is reported before any byte is sent.
-
-    Raises ``ServiceError`` when the file is gone, ``StorageError`` when the
-    store is down and ``IntegrityFailure`` when the object is not what was stored.
-    """
-    if version.status in (VersionStatus.PURGED, VersionStatus.MISSING):
-        raise ServiceError(_l("This file is no longer stored."))
-    reader = current_app.extensions["storage"].reader(version.storage_key)
-    plaintext = current_app.extensions["crypto"].decrypting_stream(reader, version.uuid)
-    version_uuid, expected = str(version.uuid), version.sha256
-
-    def read() -> bytes:
-        try:
-            return plaintext.read(READ_CHUNK)
-        except Exception as error:
-            # Tink wraps whatever its source raised: tell an outage from tampering.
-            if reader.failure is not None:
-                raise reader.failure from error
-            log.error("decryption failed for version %s: %s", version_uuid, error)
-            raise IntegrityFailure(version_uuid) from error
-
-    first = read()
-    audit.record("document.downloaded", actor=actor, case=case, target=version_uuid)
-    db.session.commit()
-
-    def stream() -> Iterator[bytes]:
-        hasher = _Hasher()  # hashes in parallel with decryption (hashlib drops the GIL)
-        try:
-            chunk = first
-            while chunk:
-                hasher.feed(chunk)
-                yield chunk
-                chunk = read()
-            if hasher.hexdigest() != expected:
-                log.error("SHA-256 mismatch on download of version %s", version_uuid)
-                raise IntegrityFailure(version_uuid)
-        finally:
-            hasher.stop()
-            plaintext.close()
-    return stream()
-
-
-class _Hasher:
-    """SHA-256 of a stream of chunks, computed by a thread of its own."""
-
-    def __init__(self):
-        self.digest = hashlib.sha256()
-        self.chunks: queue.Queue = queue.Queue(maxsize=4)
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while (chunk := self.chunks.get()) is not None:
-            self.digest.update(chunk)
-
-    def feed(self, chunk: bytes) -> None:
-        self.chunks.put(chunk)
-
-    def hexdigest(self) -> str:
-        self.stop()
-        return self.digest.hexdigest()
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.chunks.put(None)
-            self.thread.join()
-
-
-def record_integrity_failure(actor: User, case: Case, version: DocumentVersion) -> None:
-    """Put a failed integrity check in the audit trail."""
-    audit.record("document.integrity_failed", actor=actor, case=case, target=str(version.uuid))
-    db.session.commit()
 
 
 def withdraw(actor: User, case: Case, version: DocumentVersion) -> None:
