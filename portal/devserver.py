@@ -6,6 +6,7 @@ Ctrl-C stops the app, then the S3 server.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 from flask_migrate import upgrade
@@ -14,8 +15,14 @@ from portal import ROOT, create_app, demo
 from portal.embedded_s3 import EmbeddedS3
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Start everything and serve on http://127.0.0.1:$PORT (default 5000)."""
+    # SIGTERM (e.g. from a process manager) stops as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
     port = int(os.environ.get("PORT", "5000"))
     instance = Path(ROOT) / "instance"
     s3 = EmbeddedS3(instance / "s3", bucket=os.environ.get("PORTAL_S3_BUCKET", "portal-evidence"))
