@@ -12,6 +12,7 @@ from functools import wraps
 from flask import abort
 from flask_login import current_user
 from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import selectinload
 
 from portal import audit
 from portal.extensions import db
@@ -53,10 +54,7 @@ def get_case_or_404(case_uuid: str | uuid.UUID, user: User) -> Case:
     case = db.session.scalar(visible_cases(user).where(Case.uuid == wanted))
     if case is None:
         hidden = db.session.scalar(select(Case).where(Case.uuid == wanted))
-        if hidden is not None:
-            audit.record("case.access_denied", actor=user, case=hidden)
-            db.session.commit()
-        abort(404)
+        _deny(user, hidden, "case.access_denied", None, hidden is not None)
     return case
 
 
@@ -130,11 +128,14 @@ def visible_versions(user: User, case: Case, document: Document) -> list[Documen
     return [v for v in document.versions if can_see_version(user, case, v)]
 
 
-def visible_documents(user: User, case: Case) -> list[Document]:
-    """Documents of ``case`` with at least one version ``user`` may see."""
-    documents = db.session.scalars(select(Document).where(Document.case_id == case.id)
-                                   .order_by(Document.created_at.desc())).all()
-    return [d for d in documents if visible_versions(user, case, d)]
+def visible_documents(user: User, case: Case) -> list[tuple[Document, list[DocumentVersion]]]:
+    """Documents of ``case``, newest first, each with the versions ``user``
+    may see; documents with none are left out."""
+    documents = db.session.scalars(
+        select(Document).where(Document.case_id == case.id)
+        .options(selectinload(Document.versions)).order_by(Document.created_at.desc())).all()
+    pairs = ((d, visible_versions(user, case, d)) for d in documents)
+    return [(document, versions) for document, versions in pairs if versions]
 
 
 def get_document_or_404(case: Case, document_uuid: str, user: User) -> Document:
@@ -157,7 +158,8 @@ def get_version_or_404(case: Case, version_uuid: str, user: User) -> DocumentVer
     return version
 
 
-def _deny(user: User, case: Case, action: str, target: str, exists: bool) -> None:
+def _deny(user: User, case: Case | None, action: str, target: str | None, exists: bool) -> None:
+    """404, audited when the object exists (a guess at someone else's)."""
     if exists:
         audit.record(action, actor=user, case=case, target=target)
         db.session.commit()

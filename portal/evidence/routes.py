@@ -38,9 +38,8 @@ def _upload_form_context(case) -> dict:
 def list_documents(case_uuid: str):
     """The case's documents the user may see, and the upload form with its limits."""
     case = get_case_or_404(case_uuid, current_user)
-    documents = [(d, visible_versions(current_user, case, d)) for d in
-                 visible_documents(current_user, case)]
-    return render_template("evidence/documents.html", case=case, documents=documents,
+    return render_template("evidence/documents.html", case=case,
+                           documents=visible_documents(current_user, case),
                            **_upload_form_context(case))
 
 
@@ -51,8 +50,9 @@ def show_document(case_uuid: str, document_uuid: str):
     document = get_document_or_404(case, document_uuid, current_user)
     return render_template("evidence/document.html", case=case, document=document,
                            versions=visible_versions(current_user, case, document),
-                           **_upload_form_context(case), can_withdraw=can_withdraw, can_purge=can_purge(current_user),
-                           withdraw_form=WithdrawForm(), purge_form=PurgeForm())
+                           can_withdraw=can_withdraw, can_purge=can_purge(current_user),
+                           withdraw_form=WithdrawForm(), purge_form=PurgeForm(),
+                           **_upload_form_context(case))
 
 
 @bp.route("/cases/<case_uuid>/documents", methods=["POST"])
