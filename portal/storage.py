@@ -270,22 +270,39 @@ class MultipartWriter(io.RawIOBase):
 
 
 class ObjectReader(io.RawIOBase):
-    """A stored object as a readable stream; store errors become ``StorageError``."""
+    """A stored object as a readable stream; store errors become ``StorageError``.
+
+    The store is read a block at a time and ``read`` hands out slices of it:
+    Tink asks for 128 KiB per call, and one round through botocore per MiB
+    instead costs noticeably less CPU on a download.
+    """
+
+    BLOCK = 1 << 20
 
     def __init__(self, body):
         super().__init__()
         self.body = body
         self.failure: StorageError | None = None  # kept: a caller may wrap what we raise
+        self._block, self._offset = memoryview(b""), 0
 
     def readable(self) -> bool:
         return True
 
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            return self.readall()
+        if self._offset >= len(self._block):
+            try:
+                self._block, self._offset = memoryview(self.body.read(self.BLOCK)), 0
+            except BOTO_ERRORS + (OSError,) as error:
+                self.failure = StorageError(str(error))
+                raise self.failure from error
+        piece = self._block[self._offset:self._offset + size].tobytes()
+        self._offset += len(piece)
+        return piece
+
     def readinto(self, buffer) -> int:
-        try:
-            data = self.body.read(len(buffer))
-        except BOTO_ERRORS + (OSError,) as error:
-            self.failure = StorageError(str(error))
-            raise self.failure from error
+        data = self.read(len(buffer))
         buffer[:len(data)] = data
         return len(data)
 
