@@ -51,7 +51,7 @@ class Config:
     UPLOAD_MAX_FILE_BYTES = env_int("UPLOAD_MAX_FILE_MB", 500) * 1024 * 1024
     CASE_QUOTA_BYTES = env_int("CASE_QUOTA_MB", 10240) * 1024 * 1024
     # S3 part size: the most plaintext-derived data one upload holds in memory.
-    UPLOAD_PART_BYTES = env_int("UPLOAD_PART_MB", 8) * 1024 * 1024
+    UPLOAD_PART_BYTES = env_int("UPLOAD_PART_MB", 5) * 1024 * 1024
 
     # Mail. Without a server, development prints mail to the log instead.
     MAIL_SERVER = env("MAIL_SERVER")

@@ -24,7 +24,7 @@ from flask import Flask
 
 
 log = logging.getLogger(__name__)
-IN_FLIGHT = 2  # parts uploading at once per upload: throughput against memory
+IN_FLIGHT = 3  # parts uploading at once per upload: throughput against memory
 # What boto3 raises when the store is down, slow, or refuses a request.
 BOTO_ERRORS = (BotoCoreError, ClientError)
 

@@ -70,7 +70,7 @@ def assert_nothing_stored(app):
 # --- round trip and encryption ----------------------------------------------
 
 def test_multipart_file_round_trips_with_identical_sha256(app, as_client, people):
-    content = b"".join(pattern(20 * MiB, head=PDF))  # three 8 MiB parts
+    content = b"".join(pattern(20 * MiB, head=PDF))  # four 5 MiB parts and a remnant
     response = upload(as_client, url(people["case"]), [("Medical report.pdf", [content])])
     assert response.status_code == 303
     assert flashes(as_client.get(response.headers["Location"]).text) == [
