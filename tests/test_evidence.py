@@ -173,6 +173,32 @@ def test_case_quota_is_enforced(app, as_client, people):
     assert len(versions()) == 1 and len(stored_objects(app)) == 1
 
 
+def test_parallel_uploads_cannot_overshoot_the_quota(app, as_client, people):
+    """Both files fit when their uploads begin; the sponsor's finishes while
+    the client's is still streaming, so the client's no longer fits."""
+    from tests.conftest import PASSWORD
+    app.config["CASE_QUOTA_BYTES"] = 3 * MiB
+    sponsor = app.test_client()
+    sponsor.submit("/login", {"email": people["sponsor"].email, "password": PASSWORD})
+
+    class ClientFile:  # 2 MiB; the sponsor's upload runs between its halves
+        def __len__(self):
+            return len(PDF) + 2 * MiB
+
+        def __iter__(self):
+            yield PDF + b"a" * MiB
+            response = upload(sponsor, url(people["case"]),
+                              [("b.pdf", [PDF + b"b" * (2 * MiB)])])
+            assert "b.pdf was uploaded." in flashes(sponsor.get(response.headers["Location"]).text)
+            yield b"a" * MiB
+
+    response = upload(as_client, url(people["case"]), [("a.pdf", ClientFile())])
+    (flash,) = flashes(as_client.get(response.headers["Location"]).text)
+    assert "does not fit in the case&#39;s remaining storage" in flash
+    assert [v.filename for v in versions()] == ["b.pdf"]
+    assert len(stored_objects(app)) == 1 and pending_uploads(app) == []
+
+
 @pytest.mark.parametrize("name, shown", [
     ("../../etc/passwd.pdf", "passwd.pdf"),
     ("invoice\u202efdp.exe", "invoicefdp.exe"),

@@ -68,6 +68,11 @@ def limits(case: Case) -> Limits:
     return Limits(cfg["UPLOAD_MAX_FILE_BYTES"], cfg["CASE_QUOTA_BYTES"], int(used))
 
 
+def _no_room(left: int):
+    return _l("This file does not fit in the case's remaining storage (%(left)s). "
+              "Please contact your attorney.", left=format_size(left))
+
+
 def storage_key(case: Case, version_uuid: uuid.UUID) -> str:
     """The generated object key; never derived from anything the user typed."""
     return f"cases/{case.uuid}/{version_uuid}"
@@ -167,9 +172,7 @@ def _encrypt_to_store(key: str, version_uuid: uuid.UUID, data: Iterator[bytes],
                 raise _Refused(_l("This file is larger than the limit of %(limit)s.",
                                   limit=format_size(cfg["UPLOAD_MAX_FILE_BYTES"])))
             if size > remaining:
-                raise _Refused(_l("This file does not fit in the case's remaining storage "
-                                  "(%(left)s). Please contact your attorney.",
-                                  left=format_size(remaining)))
+                raise _Refused(_no_room(remaining))
             digest.update(chunk)
             encrypting.write(chunk)
             writer.upload_ready_parts()
@@ -183,8 +186,17 @@ def _encrypt_to_store(key: str, version_uuid: uuid.UUID, data: Iterator[bytes],
 
 def _record(actor, case, document, name, content_type, size, digest, key, version_uuid,
             submission_id, index) -> UploadResult:
-    """Write the version row (and a new document) for a stored object."""
+    """Write the version row (and a new document) for a stored object,
+    unless uploads that finished meanwhile have used up the case's quota."""
     try:
+        # Each upload checked the quota against what was stored when it began;
+        # with the case row locked, two parallel ones cannot both squeeze in.
+        db.session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
+        case_limits = limits(case)
+        if size > case_limits.remaining:
+            db.session.rollback()
+            _delete_quietly(key)
+            return UploadResult(name, error=_no_room(case_limits.remaining))
         if document is None:
             document = Document(case=case, created_by=actor)
             db.session.add(document)
