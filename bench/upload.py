@@ -287,7 +287,7 @@ def report(rows: list, kind: str, mb: int, seconds: tuple[float, ...], growth: f
     ratio = seconds[1] / seconds[0]
     print(f"{mb:>6} MiB" + "".join(f"{mb * MiB / s / 1e6:>13.1f}" for s in seconds)
           + f"{ratio:>7.2f}{growth:>10.1f}", flush=True)
-    rows += [(f"{kind} {mb} MiB portal/direct", f"{ratio:.2f}", f">= {target}", ratio >= target),
+    rows += [(f"{kind} {mb} MiB portal/direct", f"{ratio:.3f}", f">= {target}", ratio >= target),
              (f"{kind} {mb} MiB worker peak growth", f"{growth:.1f} MiB", "< 64 MiB", growth < 64)]
 
 
