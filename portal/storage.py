@@ -10,7 +10,6 @@ import base64
 import hashlib
 import io
 import logging
-import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -89,7 +88,7 @@ class Storage:
 
     def writer(self, key: str, part_size: int) -> "MultipartWriter":
         """A write-only stream that stores ``key`` as a multipart upload,
-        holding at most about one part in memory. Raises ``StorageError``."""
+        holding about ``IN_FLIGHT + 1`` parts in memory. Raises ``StorageError``."""
         return MultipartWriter(self, key, part_size)
 
     def reader(self, key: str) -> "ObjectReader":
@@ -177,7 +176,6 @@ class MultipartWriter(io.RawIOBase):
         self.pending_size = 0
         self.size = 0
         self.aborted = False
-        self.size_lock = threading.Lock()
         self.in_flight: deque[Future] = deque()
         try:
             self.upload_id = storage.client.create_multipart_upload(
@@ -216,6 +214,7 @@ class MultipartWriter(io.RawIOBase):
         if len(self.in_flight) >= IN_FLIGHT:
             self._wait(1)  # bounded memory
         number = len(self.parts) + len(self.in_flight) + 1
+        self.size += len(data)
         self.in_flight.append(self.uploader.submit(self._upload_part, number, data))
 
     def _wait(self, count: int | None = None) -> None:
@@ -230,8 +229,6 @@ class MultipartWriter(io.RawIOBase):
                 PartNumber=number, Body=data, ChecksumSHA256=checksum)
         except BOTO_ERRORS as error:
             raise StorageError(str(error)) from error
-        with self.size_lock:
-            self.size += len(data)
         return {"PartNumber": number, "ETag": response["ETag"], "ChecksumSHA256": checksum}
 
     def complete(self) -> int:
@@ -300,11 +297,6 @@ class ObjectReader(io.RawIOBase):
         piece = self._block[self._offset:self._offset + size].tobytes()
         self._offset += len(piece)
         return piece
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
 
     def close(self) -> None:
         self.body.close()

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from portal import audit
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import Case, DocumentVersion, User, VersionStatus
+from portal.models import Case, DocumentVersion, User
 
 log = logging.getLogger(__name__)
 READ_CHUNK = 1 << 20
@@ -32,7 +32,7 @@ def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator
     Raises ``ServiceError`` when the file is gone, ``StorageError`` when the
     store is down and ``IntegrityFailure`` when the object is not what was stored.
     """
-    if version.status in (VersionStatus.PURGED, VersionStatus.MISSING):
+    if not version.has_object:
         raise ServiceError(_l("This file is no longer stored."))
     reader = current_app.extensions["storage"].reader(version.storage_key)
     plaintext = current_app.extensions["crypto"].decrypting_stream(reader, version.uuid)

@@ -50,8 +50,7 @@ def reconcile(repair: bool = False, grace: timedelta = timedelta(hours=1)) -> Re
     report = Report(
         orphan_objects=[o for o in objects if o.key not in kept and o.last_modified < cutoff],
         missing_objects=[v for key, v in rows.items()
-                         if v.status in (VersionStatus.AVAILABLE, VersionStatus.WITHDRAWN)
-                         and key not in stored and v.uploaded_at < cutoff],
+                         if v.has_object and key not in stored and v.uploaded_at < cutoff],
         stale_uploads=[u for u in storage.pending_uploads(PREFIX) if u.initiated < cutoff],
     )
     if repair and not report.clean:

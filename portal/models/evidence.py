@@ -78,8 +78,10 @@ class DocumentVersion(db.Model):
     status_changed_by: Mapped[User | None] = relationship(foreign_keys=[status_changed_by_id])
 
     @property
-    def is_available(self) -> bool:
-        return self.status is VersionStatus.AVAILABLE
+    def has_object(self) -> bool:
+        """Whether an encrypted object should stand behind this row (it can
+        be downloaded; reconcile checks it is there)."""
+        return self.status in (VersionStatus.AVAILABLE, VersionStatus.WITHDRAWN)
 
 
 class EncryptionKeyset(db.Model):
