@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from portal.evidence.downloads import IntegrityFailure
 from portal.extensions import db
-from portal.models import (AuditEvent, Document, DocumentVersion, EncryptionKeyset,
-                           VersionStatus)
-from tests.uploads import EXE, HTML, JPEG, MP4, PDF, SVG, flashes, pattern, upload
+from portal.models import AuditEvent, Document, EncryptionKeyset, VersionStatus
+from tests.uploads import (EXE, HTML, JPEG, MP4, PDF, SVG, Interrupted, flashes, pattern, upload,
+                           versions)
 
 MiB = 1 << 20
 
@@ -50,10 +50,6 @@ def raw_object(app, key: str) -> bytes:
 def put_raw(app, key: str, data: bytes) -> None:
     storage = app.extensions["storage"]
     storage.client.put_object(Bucket=storage.bucket, Key=key, Body=data)
-
-
-def versions() -> list[DocumentVersion]:
-    return list(db.session.scalars(select(DocumentVersion).order_by(DocumentVersion.id)))
 
 
 def download_link(client, case, version) -> str:
@@ -181,18 +177,12 @@ def test_parallel_uploads_cannot_overshoot_the_quota(app, as_client, people):
     sponsor = app.test_client()
     sponsor.submit("/login", {"email": people["sponsor"].email, "password": PASSWORD})
 
-    class ClientFile:  # 2 MiB; the sponsor's upload runs between its halves
-        def __len__(self):
-            return len(PDF) + 2 * MiB
+    def sponsor_uploads():
+        response = upload(sponsor, url(people["case"]), [("b.pdf", [PDF + b"b" * (2 * MiB)])])
+        assert "b.pdf was uploaded." in flashes(sponsor.get(response.headers["Location"]).text)
 
-        def __iter__(self):
-            yield PDF + b"a" * MiB
-            response = upload(sponsor, url(people["case"]),
-                              [("b.pdf", [PDF + b"b" * (2 * MiB)])])
-            assert "b.pdf was uploaded." in flashes(sponsor.get(response.headers["Location"]).text)
-            yield b"a" * MiB
-
-    response = upload(as_client, url(people["case"]), [("a.pdf", ClientFile())])
+    client_file = Interrupted(2 * MiB, after=MiB, act=sponsor_uploads)
+    response = upload(as_client, url(people["case"]), [("a.pdf", client_file)])
     (flash,) = flashes(as_client.get(response.headers["Location"]).text)
     assert "does not fit in the case&#39;s remaining storage" in flash
     assert [v.filename for v in versions()] == ["b.pdf"]

@@ -18,9 +18,9 @@ from portal.embedded_s3 import EmbeddedS3, free_port
 from portal.evidence import services
 from portal.evidence.reconcile import reconcile
 from portal.extensions import db
-from portal.models import AuditEvent, DocumentVersion
+from portal.models import AuditEvent
 from tests.conftest import PASSWORD, PortalClient
-from tests.uploads import PDF, flashes, pattern, upload
+from tests.uploads import PDF, Interrupted, flashes, pattern, upload, versions
 
 MiB = 1 << 20
 STORAGE_DOWN = "The document store is not answering right now"
@@ -53,27 +53,6 @@ def signed_in(make_user, make_case):
     return browser, case
 
 
-class Sabotaged(pattern):
-    """A file body that calls ``act`` once ``after`` bytes have been sent."""
-
-    def __init__(self, size, after, act):
-        super().__init__(size, head=PDF)
-        self.after, self.act, self.acted_at = after, act, None
-
-    def __iter__(self):
-        sent = 0
-        for chunk in super().__iter__():
-            if self.acted_at is None and sent >= self.after:
-                self.act()
-                self.acted_at = time.monotonic()
-            sent += len(chunk)
-            yield chunk
-
-
-def versions() -> list[DocumentVersion]:
-    return list(db.session.scalars(select(DocumentVersion)))
-
-
 @pytest.mark.parametrize("failure", ["freeze", "kill"])
 def test_store_failing_mid_upload_gives_a_clear_error_fast_and_keeps_nothing(
         base_config, fragile_s3, signed_in, failure):
@@ -81,7 +60,7 @@ def test_store_failing_mid_upload_gives_a_clear_error_fast_and_keeps_nothing(
     browser, case = signed_in
     client = browser(app)
     act = fragile_s3.pause if failure == "freeze" else fragile_s3.process.kill
-    body = Sabotaged(48 * MiB, after=20 * MiB, act=act)
+    body = Interrupted(48 * MiB, after=20 * MiB, act=act)
     response = upload(client, f"/cases/{case.uuid}/documents", [("scan.pdf", body)])
     waited = time.monotonic() - body.acted_at
     assert response.status_code == 303

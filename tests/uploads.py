@@ -1,11 +1,17 @@
 """Building multipart upload bodies for tests, lazily, so a 501 MiB file
-never sits in memory."""
+never sits in memory; and what the uploads left in the database."""
 from __future__ import annotations
 
 import io
 import re
+import time
 import uuid
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
+
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import DocumentVersion
 
 BOUNDARY = "----portal-test-boundary-7MA4YWxkTrZu0gW"
 
@@ -38,6 +44,24 @@ class pattern:
             take = min(len(self.BLOCK), self.size - sent)
             yield self.BLOCK[:take]
             sent += take
+
+
+class Interrupted(pattern):
+    """A PDF body that calls ``act`` once ``after`` bytes have been sent
+    (to stop the store, or to let another upload finish, mid-upload)."""
+
+    def __init__(self, size: int, after: int, act: Callable[[], object]):
+        super().__init__(size, head=PDF)
+        self.after, self.act, self.acted_at = after, act, None
+
+    def __iter__(self) -> Iterator[bytes]:
+        sent = 0
+        for chunk in super().__iter__():
+            if self.acted_at is None and sent >= self.after:
+                self.act()
+                self.acted_at = time.monotonic()
+            sent += len(chunk)
+            yield chunk
 
 
 class LazyBody(io.RawIOBase):
@@ -123,3 +147,8 @@ def upload(client, url: str, files: list[tuple[str, Iterable[bytes]]], *, csrf: 
 def flashes(html: str) -> list[str]:
     """The flash messages on a page."""
     return re.findall(r'<p class="flash [a-z]+" role="[a-z]+">(.*?)</p>', html, re.S)
+
+
+def versions() -> list[DocumentVersion]:
+    """Every stored version, oldest first."""
+    return list(db.session.scalars(select(DocumentVersion).order_by(DocumentVersion.id)))
