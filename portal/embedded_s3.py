@@ -4,9 +4,11 @@ for the app and an admin identity used only to create the bucket.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -21,10 +23,21 @@ from portal import storage
 
 
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on loopback that nothing uses right now, chosen below the
+    kernel's ephemeral range: a port the kernel handed out (bind to port 0)
+    can be taken by any outgoing connection, SeaweedFS's own included, before
+    the server binds it."""
+    lowest_ephemeral = 32768
+    with contextlib.suppress(OSError, ValueError):
+        lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    while True:
+        port = random.randrange(10000, max(lowest_ephemeral, 10001))
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def weed_binary() -> str:
