@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: setup run test bench translations extract-messages clean
+.PHONY: setup run test browser-deps bench translations extract-messages clean
 
 setup: $(STAMP) translations
 
@@ -26,8 +26,28 @@ run: setup
 	PORTAL_ENV=development $(PY) -m portal.devserver
 
 ## Run the whole suite (PostgreSQL when PORTAL_TEST_DATABASE_URL is set, SQLite otherwise).
+## The browser tests (tests/browser/) also need PostgreSQL and `make browser-deps`;
+## without them they are skipped and the run ends by saying so.
 test: setup
 	$(PY) -m pytest -q
+
+## Install from Debian what the browser tests need (as root), only what is missing;
+## fail if anything is still missing afterwards.
+browser-deps:
+	@need=""; \
+	test -x /usr/bin/chromium || need="$$need chromium"; \
+	test -x /usr/bin/chromedriver || need="$$need chromium-driver"; \
+	command -v nginx >/dev/null || test -x /usr/sbin/nginx || need="$$need nginx"; \
+	command -v openssl >/dev/null || need="$$need openssl"; \
+	if [ -n "$$need" ]; then \
+	  echo "browser-deps: installing$$need from Debian"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$need; \
+	fi; \
+	test -x /usr/bin/chromium && test -x /usr/bin/chromedriver \
+	  && { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null \
+	  && command -v openssl >/dev/null \
+	  || { echo "browser-deps: chromium, chromium-driver, nginx or openssl is still missing" >&2; exit 1; }
 
 ## Time uploads and downloads through gunicorn against plain boto3 (see bench/upload.py).
 bench: setup

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -41,7 +42,7 @@ class Config:
     S3_REGION = env("S3_REGION", "us-east-1")
     S3_ACCESS_KEY_ID = env("S3_ACCESS_KEY_ID")
     S3_SECRET_ACCESS_KEY = env("S3_SECRET_ACCESS_KEY")
-    S3_BUCKET = env("S3_BUCKET", "portal-evidence")
+    S3_BUCKET = env("S3_BUCKET")
     S3_CONNECT_TIMEOUT = env_int("S3_CONNECT_TIMEOUT", 3)
     S3_READ_TIMEOUT = env_int("S3_READ_TIMEOUT", 6)
     S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 2)
@@ -61,15 +62,33 @@ class Config:
     MAIL_PASSWORD = env("MAIL_PASSWORD")
     MAIL_FROM = env("MAIL_FROM", "portal@localhost")
     # Base of the links put in emails, e.g. https://portal.example-firm.com
-    BASE_URL = env("BASE_URL", "http://127.0.0.1:5000")
+    BASE_URL = env("BASE_URL")
+
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or
+    # networks, comma-separated). Nobody's by default: a client could claim any address.
+    TRUSTED_PROXIES = env("TRUSTED_PROXIES", "")
 
     # Throttling: Redis when configured (shared by all workers), memory otherwise.
     REDIS_URL = env("REDIS_URL")
-    LOGIN_LIMIT_PER_IP = env("LOGIN_LIMIT_PER_IP", "20 per 10 minutes")
-    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes")
+    # Failed sign-ins (and wrong current passwords) count against: the account
+    # from one address (an attacker elsewhere cannot lock the owner out), the
+    # address (a sprayer over many accounts), and, more slowly, the account from
+    # anywhere (a guesser spread over many addresses).
+    LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS = env("LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS",
+                                              "5 per 10 minutes")
+    LOGIN_LIMIT_PER_ADDRESS = env("LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes")
+    LOGIN_LIMIT_PER_ACCOUNT = env("LOGIN_LIMIT_PER_ACCOUNT", "30 per day")
+    # Requests for a password reset link, per address and per email address.
+    PASSWORD_RESET_LIMIT_PER_ADDRESS = env("PASSWORD_RESET_LIMIT_PER_ADDRESS", "10 per hour")
+    PASSWORD_RESET_LIMIT_PER_EMAIL = env("PASSWORD_RESET_LIMIT_PER_EMAIL", "3 per hour")
 
     # Accounts.
     INVITATION_TTL = timedelta(days=env_int("INVITATION_TTL_DAYS", 7))
+    PASSWORD_RESET_TTL = timedelta(minutes=env_int("PASSWORD_RESET_TTL_MINUTES", 30))
+    # Server-side session limits: without a request for this long, and after
+    # sign-in however active (a stolen cookie does not live forever).
+    SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
+    SESSION_MAX_AGE = timedelta(hours=env_int("SESSION_MAX_HOURS", 12))
     ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST = env_int("ARGON2_MEMORY_COST", 65536)  # KiB
 
@@ -98,6 +117,8 @@ class Development(Config):
     """``make run``: SQLite and the embedded S3 server under ``instance/``."""
 
     DEBUG = False  # the Werkzeug debugger would be a remote shell; keep it off
+    S3_BUCKET = env("S3_BUCKET", "portal-evidence")
+    BASE_URL = env("BASE_URL", "http://127.0.0.1:5000")
 
 
 class Testing(Config):
@@ -113,6 +134,7 @@ class Testing(Config):
 class Production(Config):
     """Behind gunicorn: every secret from the environment, cookies locked down."""
 
+    DEBUG = False
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_NAME = "__Host-session"
     PREFERRED_URL_SCHEME = "https"
@@ -121,6 +143,7 @@ class Production(Config):
 
 # Setting names as the operator writes them, for the start-up error.
 ENV_NAMES = {"SQLALCHEMY_DATABASE_URI": "PORTAL_DATABASE_URL"}
+MIN_SECRET_KEY_BYTES = 32
 
 
 def missing_settings(config: dict) -> list[str]:
@@ -129,4 +152,32 @@ def missing_settings(config: dict) -> list[str]:
             for key in config.get("REQUIRED", ()) if not config.get(key)]
 
 
+def unsafe_settings(config: dict) -> list[str]:
+    """What makes ``config`` unfit for production, one sentence each
+    (the master key's form is checked by ``portal.crypto``)."""
+    problems = []
+    missing = missing_settings(config)
+    if missing:
+        problems.append("Missing required settings: " + ", ".join(missing))
+    base_url = urlsplit(config.get("BASE_URL") or "")
+    if config.get("BASE_URL") and (base_url.scheme != "https" or not base_url.hostname):
+        problems.append("PORTAL_BASE_URL must be an https:// address (links in emails use it)")
+    secret = config.get("SECRET_KEY") or ""
+    if secret and len(secret.encode()) < MIN_SECRET_KEY_BYTES:
+        problems.append(f"PORTAL_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+    if config.get("DEBUG"):
+        problems.append("debug mode (FLASK_DEBUG) can never be on in production")
+    return problems
+
+
 CONFIGS = {"development": Development, "testing": Testing, "production": Production}
+
+
+def config_class(name: str) -> type[Config]:
+    """The settings class for ``PORTAL_ENV`` ``name``; raises ``RuntimeError``
+    naming the valid ones for anything else."""
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"Unknown PORTAL_ENV {name!r}; use one of: "
+                           + ", ".join(sorted(CONFIGS))) from None

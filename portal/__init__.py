@@ -6,9 +6,10 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from flask.helpers import get_debug_flag
 
 import config as settings
-from portal import crypto, errors, i18n, notify, security, storage
+from portal import crypto, errors, i18n, notify, proxies, security, storage
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,16 +22,16 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     Raises ``RuntimeError`` naming every required setting that is missing.
     """
     config_name = config_name or os.environ.get("PORTAL_ENV", "production")
+    config_class = settings.config_class(config_name)
     app = Flask(__name__, template_folder=str(ROOT / "templates"),
                 static_folder=str(ROOT / "static"), instance_path=str(ROOT / "instance"))
-    app.config.from_object(settings.CONFIGS[config_name])
+    app.config.from_object(config_class)
     app.config.update(overrides or {})
     app.config["PORTAL_ENV"] = config_name
     if config_name == "development":
         _development_defaults(app)
-    missing = settings.missing_settings(app.config)
-    if missing and config_name == "production":
-        raise RuntimeError("Missing required settings: " + ", ".join(missing))
+    if config_name == "production":
+        _refuse_unsafe(app)
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     app.config["RATELIMIT_HEADERS_ENABLED"] = False
 
@@ -44,6 +45,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     crypto.init_app(app)
     notify.init_app(app)
     security.init_app(app)
+    proxies.init_app(app)
     errors.init_app(app)
     _register_blueprints(app)
 
@@ -52,12 +54,34 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     return app
 
 
+def _refuse_unsafe(app: Flask) -> None:
+    """Production starts only with every required setting, and safe ones.
+
+    Raises ``RuntimeError`` listing every problem at once. ``FLASK_DEBUG`` is
+    read too: ``flask run`` turns debug on from it after this factory returns.
+    """
+    debug = app.debug or get_debug_flag()
+    problems = settings.unsafe_settings({**app.config, "DEBUG": debug})
+    key_problem = crypto.master_key_problem(app.config["MASTER_KEY"])
+    if key_problem:
+        problems.append(key_problem)
+    if problems:
+        raise RuntimeError("Refusing to start in production: " + "; ".join(problems))
+
+
 def _development_defaults(app: Flask) -> None:
     """Local defaults for ``make run``: a SQLite file and a secret key kept
-    under ``instance/`` so restarts keep sessions."""
-    Path(app.instance_path).mkdir(exist_ok=True)
+    under ``instance/`` so restarts keep sessions. The folder and the files
+    in it are readable by their owner only: they hold every case."""
+    instance = Path(app.instance_path)
+    instance.mkdir(mode=0o700, exist_ok=True)
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
-        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{app.instance_path}/portal.db"
+        database = instance / "portal.db"
+        # Created here with 0600 so SQLite never creates it with the umask's mode
+        # (its journals take the database file's mode).
+        database.touch(mode=0o600, exist_ok=True)
+        database.chmod(0o600)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{database}"
     if not app.config["SECRET_KEY"]:
         key_file = Path(app.instance_path) / "secret_key"
         if not key_file.exists():

@@ -41,6 +41,18 @@ def generate_master_key() -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def master_key_problem(master_key: str | None) -> str | None:
+    """Why ``master_key`` cannot be used, or None when it is a usable key.
+    Checked at start-up so a malformed key fails there, not at the first upload."""
+    if not master_key:
+        return None  # reported with the other missing settings
+    try:
+        _master_aead(master_key)
+    except (ValueError, tink.TinkError):
+        return "PORTAL_MASTER_KEY is not a key made by 'flask generate-master-key'"
+    return None
+
+
 def _master_aead(master_key: str) -> aead.Aead:
     text = base64.b64decode(master_key).decode()
     handle = tink.json_proto_keyset_format.parse(text, secret_key_access.TOKEN)

@@ -58,6 +58,48 @@ def _die_with_parent() -> None:
         pass
 
 
+def _certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A private CA and one certificate it signed for 127.0.0.1, made once
+    with the ``openssl`` command; returns (ca, certificate, key)."""
+    ca, cert, key = folder / "ca.crt", folder / "weed.crt", folder / "weed.key"
+    if not key.exists():
+        folder.mkdir(mode=0o700, exist_ok=True)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)
+        run("req", "-x509", *ec, "-keyout", str(folder / "ca.key"), "-out", str(ca),
+            "-days", "3650", "-subj", "/CN=portal embedded S3 CA")
+        run("req", *ec, "-keyout", str(key), "-out", str(folder / "weed.csr"),
+            "-subj", "/CN=127.0.0.1")
+        (folder / "ext").write_text("subjectAltName=IP:127.0.0.1\n"
+                                    "extendedKeyUsage=serverAuth,clientAuth\n")
+        run("x509", "-req", "-in", str(folder / "weed.csr"), "-CA", str(ca), "-CAkey",
+            str(folder / "ca.key"), "-CAcreateserial", "-out", str(cert), "-days", "3650",
+            "-extfile", str(folder / "ext"))
+    return ca, cert, key
+
+
+def _lockdown_env(tls: Path) -> dict[str, str]:
+    """SeaweedFS settings (the ``WEED_*`` form of its security.toml) that
+    close its side doors; only the S3 port checks request signatures.
+
+    - Filer and volume HTTP: fresh JWT signing keys, known only to this
+      process, so they refuse every request the S3 gateway or master did not sign.
+    - Master HTTP (which can delete a whole bucket) and every gRPC port:
+      mutual TLS with a private CA, so a client without its certificate is refused.
+    """
+    keys = ("WEED_JWT_SIGNING_KEY", "WEED_JWT_SIGNING_READ_KEY",
+            "WEED_JWT_FILER_SIGNING_KEY", "WEED_JWT_FILER_SIGNING_READ_KEY")
+    env = {name: secrets.token_urlsafe(32) for name in keys}
+    env["WEED_ACCESS_UI"] = "false"
+    env["WEED_FILER_EXPOSE_DIRECTORY_METADATA_ENABLED"] = "false"
+    ca, cert, key = _certificates(tls)
+    env.update(WEED_HTTPS_MASTER_CA=str(ca), WEED_HTTPS_MASTER_CERT=str(cert),
+               WEED_HTTPS_MASTER_KEY=str(key), WEED_GRPC_CA=str(ca))
+    for component in ("MASTER", "VOLUME", "FILER", "S3", "CLIENT"):
+        env[f"WEED_GRPC_{component}_CERT"], env[f"WEED_GRPC_{component}_KEY"] = str(cert), str(key)
+    return env
+
+
 @dataclass
 class Identity:
     """An S3 access key pair."""
@@ -78,13 +120,15 @@ class EmbeddedS3:
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
         self.root.mkdir(parents=True, exist_ok=True)
-        self.admin, self.app = self._identities()
+        self.admin, self.app, self.reader = self._identities()
 
     @property
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _identities(self) -> tuple[Identity, Identity]:
+    def _identities(self) -> tuple[Identity, Identity, Identity | None]:
+        """(admin, the app's bucket-limited identity, a read-only one for tests
+        of readiness; None in a folder made before it existed)."""
         path = self.root / "identities.json"
         if not path.exists():
             def new(name: str, actions: list[str]) -> dict:
@@ -92,13 +136,15 @@ class EmbeddedS3:
                     {"accessKey": secrets.token_hex(10), "secretKey": secrets.token_urlsafe(30)}]}
             scoped = [f"{a}:{self.bucket}" for a in ("Read", "Write", "List", "Tagging")]
             config = {"identities": [new("admin", ["Admin", "Read", "Write", "List"]),
-                                     new("portal", scoped)]}
+                                     new("portal", scoped),
+                                     new("reader", [f"{a}:{self.bucket}" for a in ("Read", "List")])]}
             path.write_text(json.dumps(config, indent=2))
             path.chmod(0o600)
         config = json.loads(path.read_text())
         found = {i["name"]: i["credentials"][0] for i in config["identities"]}
-        return tuple(Identity(found[n]["accessKey"], found[n]["secretKey"])
-                     for n in ("admin", "portal"))
+        admin, app, reader = (Identity(found[n]["accessKey"], found[n]["secretKey"])
+                              if n in found else None for n in ("admin", "portal", "reader"))
+        return admin, app, reader
 
     def app_config(self) -> dict:
         """The ``S3_*`` settings that point the portal at this server."""
@@ -112,8 +158,14 @@ class EmbeddedS3:
         data.mkdir(exist_ok=True)
         ports = {name: free_port() for name in ("master", "volume", "filer")}
         grpc = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+        # Kept for tests that knock on the side doors.
+        self.side_ports = {**ports, **{f"{name}_grpc": port for name, port in grpc.items()}}
+        # Volumes of 1 GiB, up to 100 of them, created as needed: the default
+        # (30 GB volumes, slots = free disk / 30 GB) can leave no writable volume,
+        # and then every write hangs while HEAD requests still answer.
         args = [weed_binary(), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                f"-dir={data}", "-volume.max=0", "-metricsPort=0",
+                f"-dir={data}", "-volume.max=100", "-master.volumeSizeLimitMB=1024",
+                "-metricsPort=0",
                 f"-master.port={ports['master']}", f"-master.port.grpc={grpc['master']}",
                 f"-volume.port={ports['volume']}", f"-volume.port.grpc={grpc['volume']}",
                 "-filer", f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
@@ -124,6 +176,7 @@ class EmbeddedS3:
         # Its own process group: Ctrl-C in a terminal must not reach it before
         # we stop it ourselves, in order.
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                        env={**os.environ, **_lockdown_env(self.root / 'tls')},
                                         start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
         while True:

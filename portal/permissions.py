@@ -47,14 +47,14 @@ def parse_uuid(value: str) -> uuid.UUID:
 def get_case_or_404(case_uuid: str | uuid.UUID, user: User) -> Case:
     """Return the case ``case_uuid`` if ``user`` may open it.
 
-    Raises 404 when the case is missing *or* not the user's; the second is
+    Raises 404 when the case is missing *or* not the user's; both are
     recorded in the audit trail.
     """
     wanted = parse_uuid(case_uuid)
     case = db.session.scalar(visible_cases(user).where(Case.uuid == wanted))
     if case is None:
         hidden = db.session.scalar(select(Case).where(Case.uuid == wanted))
-        _deny(user, hidden, "case.access_denied", None, hidden is not None)
+        _deny(user, hidden, "case.access_denied", str(wanted), hidden is not None)
     return case
 
 
@@ -159,10 +159,11 @@ def get_version_or_404(case: Case, version_uuid: str, user: User) -> DocumentVer
 
 
 def _deny(user: User, case: Case | None, action: str, target: str | None, exists: bool) -> None:
-    """404, audited when the object exists (a guess at someone else's)."""
-    if exists:
-        audit.record(action, actor=user, case=case, target=target)
-        db.session.commit()
+    """404, audited whether or not the object exists: a guess at someone
+    else's object and a guess at nothing cost the same work, so the answer's
+    timing cannot tell them apart. ``exists`` is kept for the firm's eyes."""
+    audit.record(action, actor=user, case=case, target=target, exists=exists)
+    db.session.commit()
     abort(404)
 
 

@@ -17,6 +17,9 @@ PUBLIC_ENDPOINTS = frozenset({
     "auth.open_invitation",
     "auth.accept_invitation",
     "auth.set_language",
+    "auth.request_password_reset",
+    "auth.open_password_reset",
+    "auth.reset_password",
 })
 
 CSP = "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'"
@@ -36,7 +39,9 @@ def set_headers(response):
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CSP)
     headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = "no-referrer"
+    # same-origin: nothing leaves for other sites, and Flask-WTF's HTTPS check
+    # gets the same-origin Referer it needs (no-referrer made every POST fail).
+    headers["Referrer-Policy"] = "same-origin"
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"

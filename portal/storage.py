@@ -10,6 +10,7 @@ import base64
 import hashlib
 import io
 import logging
+import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -148,12 +149,18 @@ class Storage:
         return True
 
     def ping(self) -> bool:
-        """True when the bucket answers a signed HEAD request."""
+        """True when the bucket takes a real write: a small object is stored,
+        read back and deleted. (A store that answers HEAD can still hang every
+        write, e.g. when it has no writable volume left.)"""
+        key = f"healthz/{uuid.uuid4()}"
         try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except (BotoCoreError, ClientError):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"ok")
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read() == b"ok"
+            finally:
+                self.client.delete_object(Bucket=self.bucket, Key=key)
+        except BOTO_ERRORS:
             return False
-        return True
 
 
 class MultipartWriter(io.RawIOBase):

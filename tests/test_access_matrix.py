@@ -37,6 +37,13 @@ EXPECTED = {
     ("auth.open_invitation", "GET"): outcome(303, default=303),
     ("auth.accept_invitation", "GET"): outcome(404, default=404),  # no invitation in session
     ("auth.accept_invitation", "POST"): outcome(404, default=404),
+    # Signed-in users change their password on the account page instead.
+    ("auth.request_password_reset", "GET"): outcome(200, default=302),
+    ("auth.request_password_reset", "POST"): outcome(200, default=302),  # empty form re-shown
+    ("auth.open_password_reset", "GET"): outcome(303, default=303),
+    ("auth.reset_password", "GET"): outcome(404, default=404),  # no real link in the session
+    ("auth.reset_password", "POST"): outcome(404, default=404),
+    ("auth.change_password", "POST"): outcome(default=200),  # empty form re-shown with errors
     ("auth.edit_profile", "GET"): outcome(default=200),
     ("auth.edit_profile", "POST"): outcome(default=302),  # fields left out keep their values
     ("cases.dashboard", "GET"): outcome(default=200),
@@ -61,6 +68,8 @@ EXPECTED = {
     ("admin.list_users", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "POST"): outcome(default=403, admin=200),
+    # For the case's client: the link is emailed and the admin sent back to the list.
+    ("admin.send_password_reset", "POST"): outcome(default=403, admin=303),
 }
 
 URL_ARGS = {"token": "not-a-real-token"}
@@ -115,7 +124,8 @@ def test_access_matrix(app, world, role):
     for endpoint, method, rule in ROUTES:
         url = (rule.replace("<case_uuid>", str(case.uuid)).replace("<token>", URL_ARGS["token"])
                .replace("<document_uuid>", str(version.document.uuid))
-               .replace("<version_uuid>", str(version.uuid)))
+               .replace("<version_uuid>", str(version.uuid))
+               .replace("<uuid:user_uuid>", str(people["client"].uuid)))
         if method == "GET":
             response = client.get(url)
         else:

@@ -1,10 +1,15 @@
 """Firm accounts: the admin page and the ``flask create-user`` command."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
+from portal.auth import reset
+from portal.embedded_s3 import free_port
+from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import Invitation, Role, User
+from portal.models import AuditEvent, Invitation, PasswordReset, Role, User
+from tests.conftest import PASSWORD
 
 
 def test_admin_invites_an_attorney_who_signs_up(app, client, login_as, make_user, mailbox):
@@ -65,3 +70,72 @@ def test_seed_demo_creates_the_demo_firm_once(runner):
     second = runner.invoke(args=["seed-demo"])
     assert "already present" in second.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 9
+
+
+# --- password reset links sent by an admin --------------------------------------
+
+def test_admin_sends_a_client_a_reset_link_that_works(app, client, login_as, make_user,
+                                                     mailbox):
+    admin, user = make_user("admin"), make_user("client")
+    login_as(admin)
+    page = client.get("/admin/users").text
+    assert f'action="/admin/users/{user.uuid}/password-reset"' in page
+    assert f'action="/admin/users/{admin.uuid}/password-reset"' not in page  # admins: self-service
+    response = client.submit(f"/admin/users/{user.uuid}/password-reset")
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/users"
+    assert f"was sent to {user.email}" in client.get("/admin/users").text
+    (message,) = mailbox.messages
+    assert message["To"] == user.email and "Your law firm sent you this link" in message.get_content()
+    event = db.session.scalar(select(AuditEvent).where(
+        AuditEvent.action == "auth.password_reset_requested"))
+    assert event.actor_id == admin.id and event.target == str(user.uuid)
+    assert db.session.scalar(select(PasswordReset.requested_by_id)) == admin.id
+
+    (link,) = mailbox.links(message)
+    person = app.test_client()
+    person.get(link.replace("http://portal.test", ""))
+    new = "saffron-glacier-tandem-violin-8"
+    assert person.submit("/reset", {"password": new, "confirm": new}).status_code == 302
+    assert person.submit("/login", {"email": user.email, "password": new}).status_code == 302
+
+
+def test_only_admins_may_send_reset_links(app, make_user, mailbox):
+    target = make_user("client")
+    for role in ("staff", "attorney", "client", "sponsor"):
+        browser = app.test_client()
+        browser.submit("/login", {"email": make_user(role).email, "password": PASSWORD})
+        assert browser.submit(f"/admin/users/{target.uuid}/password-reset").status_code == 403
+    assert mailbox.messages == []
+    assert db.session.scalar(select(func.count()).select_from(PasswordReset)) == 0
+
+
+def test_no_reset_link_for_admin_or_deactivated_accounts(client, login_as, make_user, mailbox):
+    login_as(make_user("admin"))
+    other_admin, gone = make_user("admin"), make_user("sponsor", active=False)
+    client.submit(f"/admin/users/{other_admin.uuid}/password-reset")
+    assert "reset their own password from the sign-in page" in client.get("/admin/users").text
+    client.submit(f"/admin/users/{gone.uuid}/password-reset")
+    assert "deactivated, so no link was sent" in client.get("/admin/users").text
+    assert mailbox.messages == []
+    assert db.session.scalar(select(func.count()).select_from(PasswordReset)) == 0
+
+
+def test_reset_link_for_an_unknown_account_is_404(client, login_as, make_user):
+    login_as(make_user("admin"))
+    assert client.submit("/admin/users/7d5a1b7e-0000-4000-8000-000000000000/password-reset"
+                         ).status_code == 404
+
+
+def test_admin_is_told_when_the_reset_email_cannot_be_sent(app, client, login_as, make_user):
+    login_as(make_user("admin"))
+    user = make_user("client")
+    app.config["MAIL_PORT"] = free_port()  # nothing listens there
+    client.submit(f"/admin/users/{user.uuid}/password-reset")
+    assert "could not be sent" in client.get("/admin/users").text
+    assert db.session.scalar(select(func.count()).select_from(PasswordReset)) == 0
+
+
+def test_the_reset_link_service_itself_refuses_non_admins(make_user):
+    with pytest.raises(ServiceError):
+        reset.send_reset_link(make_user("staff"), make_user("client"))
+    assert db.session.scalar(select(func.count()).select_from(PasswordReset)) == 0

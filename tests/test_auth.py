@@ -42,8 +42,15 @@ def test_deactivated_account_cannot_sign_in(client, make_user):
     assert db.session.scalar(select(func.count()).select_from(UserSession)) == 0
 
 
-def test_failed_logins_are_throttled_per_account(app, client, make_user):
-    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "3 per 10 minutes"
+def client_from(app, address: str):
+    """A browser of its own at ``address`` (the limits key on the client address)."""
+    browser = app.test_client()
+    browser.environ_base["REMOTE_ADDR"] = address
+    return browser
+
+
+def test_failed_logins_are_throttled_per_account_and_address(app, client, make_user):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] = "3 per 10 minutes"
     user = make_user("client")
     for _ in range(3):
         assert client.submit("/login", {"email": user.email, "password": "bad"}).status_code == 200
@@ -55,20 +62,119 @@ def test_failed_logins_are_throttled_per_account(app, client, make_user):
     assert client.submit("/login", {"email": other.email, "password": PASSWORD}).status_code == 302
 
 
-def test_failed_logins_are_throttled_per_address(app, client, make_user):
-    app.config["LOGIN_LIMIT_PER_IP"] = "4 per 10 minutes"
+def test_owner_signs_in_from_another_address_while_an_attacker_is_throttled(app, make_user):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] = "3 per 10 minutes"
+    user = make_user("client")
+    attacker = client_from(app, "198.51.100.66")
+    for _ in range(3):
+        attacker.submit("/login", {"email": user.email, "password": "guess-guess-guess"})
+    assert attacker.submit("/login", {"email": user.email,
+                                      "password": "another-guess"}).status_code == 429
+    owner = client_from(app, "203.0.113.10")
+    assert owner.submit("/login", {"email": user.email, "password": PASSWORD}).status_code == 302
+    assert owner.get("/").status_code == 200
+
+
+def test_sprayer_over_many_accounts_from_one_address_is_stopped(app, make_user):
+    app.config["LOGIN_LIMIT_PER_ADDRESS"] = "4 per 10 minutes"
     users = [make_user("client") for _ in range(5)]
+    sprayer = client_from(app, "198.51.100.7")
     for user in users[:4]:
-        client.submit("/login", {"email": user.email, "password": "bad"})
-    assert client.submit("/login", {"email": users[4].email, "password": PASSWORD}).status_code == 429
+        assert sprayer.submit("/login", {"email": user.email, "password": "Winter2026!"}
+                              ).status_code == 200
+    # Each account saw one attempt only; the address is what gets stopped.
+    assert sprayer.submit("/login", {"email": users[4].email, "password": PASSWORD}
+                          ).status_code == 429
+    assert client_from(app, "203.0.113.20").submit(
+        "/login", {"email": users[4].email, "password": PASSWORD}).status_code == 302
+
+
+def test_slow_per_account_limit_stops_guessing_from_many_addresses(app, make_user):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] = "2 per 10 minutes"
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "5 per day"
+    user = make_user("client")
+    for n in range(5):  # one or two guesses per address stay under the per-address limits
+        guesser = client_from(app, f"198.51.100.{n + 1}")
+        assert guesser.submit("/login", {"email": user.email, "password": f"guess-{n}"}
+                              ).status_code == 200
+    fresh = client_from(app, "198.51.100.200")
+    assert fresh.submit("/login", {"email": user.email, "password": "guess-6"}).status_code == 429
+    # Other accounts are not affected.
+    other = make_user("client")
+    assert fresh.submit("/login", {"email": other.email, "password": PASSWORD}).status_code == 302
+
+
+def test_owner_on_a_known_device_signs_in_while_strangers_exhausted_the_account(app, make_user):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "3 per day"
+    user = make_user("client")
+    owner = client_from(app, "203.0.113.10")
+    owner.submit("/login", {"email": user.email, "password": PASSWORD})
+    assert owner.get_cookie("device").http_only
+    owner.submit("/logout")
+    for n in range(3):
+        client_from(app, f"198.51.100.{n + 1}").submit(
+            "/login", {"email": user.email, "password": f"guess-{n}"})
+    stranger = client_from(app, "198.51.100.99")
+    assert stranger.submit("/login", {"email": user.email, "password": PASSWORD}
+                           ).status_code == 429
+    owner.environ_base["REMOTE_ADDR"] = "203.0.113.77"  # travelling: a new address
+    assert owner.submit("/login", {"email": user.email, "password": PASSWORD}).status_code == 302
+
+
+def test_a_device_cookie_of_another_account_or_a_forged_one_buys_nothing(app, make_user):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "2 per day"
+    victim, attacker_account = make_user("client"), make_user("client")
+    attacker = client_from(app, "198.51.100.1")
+    attacker.submit("/login", {"email": attacker_account.email, "password": PASSWORD})
+    attacker.submit("/logout")  # keeps a genuine device cookie, for the wrong account
+    forged = client_from(app, "198.51.100.2")
+    forged.set_cookie("device", "eyJhIjoiYSIsImQiOiJkIn0.forged.signature")
+    for n, browser in enumerate((attacker, forged)):
+        browser.environ_base["REMOTE_ADDR"] = f"198.51.100.{10 + n}"
+        assert browser.submit("/login", {"email": victim.email, "password": "guess"}
+                              ).status_code == 200
+    for browser in (attacker, forged):
+        browser.environ_base["REMOTE_ADDR"] = "198.51.100.50"
+        assert browser.submit("/login", {"email": victim.email, "password": "guess"}
+                              ).status_code == 429
+
+
+def test_empty_or_malformed_email_forms_never_throttle_anyone(app, make_user):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] = "2 per 10 minutes"
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "2 per 10 minutes"
+    pest = client_from(app, "198.51.100.9")
+    for email in ("", " ", "not-an-email", "still not one", "@", "not-an-email"):
+        assert pest.submit("/login", {"email": email, "password": "x"}).status_code == 200
+    bystander = client_from(app, "203.0.113.30")
+    for email in ("", "not-an-email"):
+        assert bystander.submit("/login", {"email": email, "password": "x"}).status_code == 200
+    user = make_user("client")
+    assert bystander.submit("/login", {"email": user.email, "password": PASSWORD}
+                            ).status_code == 302
 
 
 def test_successful_logins_do_not_count_against_the_limit(app, client, make_user):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] = "2 per 10 minutes"
     app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "2 per 10 minutes"
     user = make_user("client")
     for _ in range(4):
         assert client.submit("/login", {"email": user.email, "password": PASSWORD}).status_code == 302
         client.submit("/logout")
+
+
+def test_refused_attempts_do_not_use_up_the_per_account_limit(app, make_user):
+    """An attacker who keeps posting after a 429 must not burn the owner's budget."""
+    # Flask-Limiter checks the finest window first; this order makes the
+    # per-account limit pass its check before the per-account-and-address one refuses.
+    app.config["LOGIN_LIMIT_PER_ACCOUNT_AND_ADDRESS"] = "2 per day"
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "4 per 10 minutes"
+    user = make_user("client")
+    attacker = client_from(app, "198.51.100.66")
+    statuses = [attacker.submit("/login", {"email": user.email, "password": "guess"}).status_code
+                for _ in range(10)]
+    assert statuses == [200, 200] + [429] * 8
+    owner = client_from(app, "203.0.113.10")
+    assert owner.submit("/login", {"email": user.email, "password": PASSWORD}).status_code == 302
 
 
 def test_sign_in_starts_a_new_session(client, make_user):
@@ -125,7 +231,7 @@ def test_security_headers_on_every_page(client):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "script-src" not in response.headers["Content-Security-Policy"]  # no inline allowance
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cache-Control"] == "no-store"
     assert "Strict-Transport-Security" not in response.headers  # production only
 

@@ -113,8 +113,13 @@ def test_foreign_and_missing_case_answer_the_same_404(client, login_as, firm):
     malformed = client.get("/cases/not-a-uuid")
     assert foreign.status_code == missing.status_code == malformed.status_code == 404
     assert foreign.text == missing.text
-    denied = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "case.access_denied"))
-    assert denied.case_id == firm["cases"]["medical"].id and denied.actor_id == firm["client_b"].id
+    foreign_row, missing_row = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "case.access_denied").order_by(AuditEvent.id))
+    assert foreign_row.case_id == firm["cases"]["medical"].id
+    assert foreign_row.actor_id == firm["client_b"].id and foreign_row.details["exists"] is True
+    # The guess at nothing is audited too: the same work, so the same timing.
+    assert missing_row.case_id is None and missing_row.details["exists"] is False
+    assert missing_row.target == "00000000-0000-4000-8000-000000000000"
 
 
 def test_other_attorney_cannot_open_a_case_not_theirs(client, login_as, firm):

@@ -1,24 +1,76 @@
-"""Settings: production refuses to start unsafely."""
+"""Settings: production refuses to start unsafely, and says why."""
 from __future__ import annotations
 
+import stat
+
 import pytest
+from sqlalchemy import text
 
-from portal import create_app
+import portal
+from portal import create_app, demo
+from portal.crypto import generate_master_key
+from portal.extensions import db
 
-COMPLETE = {"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://", "MASTER_KEY": "k",
+COMPLETE = {"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
+            "MASTER_KEY": generate_master_key(),
             "S3_ENDPOINT_URL": "https://s3.example.org", "S3_ACCESS_KEY_ID": "a",
             "S3_SECRET_ACCESS_KEY": "b", "S3_BUCKET": "c", "MAIL_SERVER": "smtp.example.org",
             "BASE_URL": "https://portal.example.org"}
 
 
-def test_production_names_every_missing_setting():
+def refusal(**changes) -> str:
     with pytest.raises(RuntimeError) as error:
-        create_app("production", {**COMPLETE, "SECRET_KEY": None, "S3_ENDPOINT_URL": "",
-                                  "SQLALCHEMY_DATABASE_URI": None})
-    message = str(error.value)
+        create_app("production", {**COMPLETE, **changes})
+    return str(error.value)
+
+
+def test_complete_production_settings_start():
+    assert create_app("production", COMPLETE).config["PORTAL_ENV"] == "production"
+
+
+def test_production_names_every_missing_setting():
+    message = refusal(SECRET_KEY=None, S3_ENDPOINT_URL="", SQLALCHEMY_DATABASE_URI=None)
     for name in ("PORTAL_SECRET_KEY", "PORTAL_DATABASE_URL", "PORTAL_S3_ENDPOINT_URL"):
         assert name in message
     assert "PORTAL_S3_BUCKET" not in message
+
+
+@pytest.mark.parametrize("setting, name", [("BASE_URL", "PORTAL_BASE_URL"),
+                                           ("S3_BUCKET", "PORTAL_S3_BUCKET")])
+def test_production_has_no_default_for_base_url_or_bucket(monkeypatch, setting, name):
+    monkeypatch.delenv(name, raising=False)
+    settings = {k: v for k, v in COMPLETE.items() if k != setting}
+    with pytest.raises(RuntimeError, match=name):
+        create_app("production", settings)
+
+
+@pytest.mark.parametrize("url", ["http://portal.example.org", "portal.example.org", "https://"])
+def test_production_base_url_must_be_https(url):
+    assert "PORTAL_BASE_URL must be an https:// address" in refusal(BASE_URL=url)
+
+
+def test_production_refuses_a_short_secret_key():
+    assert "at least 32 bytes" in refusal(SECRET_KEY="s" * 31)
+    create_app("production", {**COMPLETE, "SECRET_KEY": "s" * 32})
+
+
+@pytest.mark.parametrize("key", ["k", "bm90IGEga2V5c2V0", "{}"])
+def test_production_refuses_a_malformed_master_key(key):
+    assert "PORTAL_MASTER_KEY is not a key" in refusal(MASTER_KEY=key)
+
+
+def test_production_never_runs_in_debug_mode(monkeypatch):
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    assert "debug mode" in refusal()
+    monkeypatch.delenv("FLASK_DEBUG")
+    assert "debug mode" in refusal(DEBUG=True)
+
+
+def test_unknown_environment_names_the_valid_ones():
+    with pytest.raises(RuntimeError) as error:
+        create_app("prod")
+    assert "'prod'" in str(error.value)
+    assert "development, production, testing" in str(error.value)
 
 
 def test_production_locks_cookies_and_sends_hsts():
@@ -32,3 +84,22 @@ def test_environment_is_production_unless_told_otherwise(monkeypatch):
     monkeypatch.delenv("PORTAL_ENV", raising=False)
     with pytest.raises(RuntimeError, match="Missing required settings"):
         create_app(overrides={"SECRET_KEY": None})
+
+
+def test_demo_seed_refuses_production():
+    app = create_app("production", COMPLETE)
+    with app.app_context(), pytest.raises(RuntimeError, match="never seeded in production"):
+        demo.seed()
+
+
+def test_development_database_and_keys_are_private(monkeypatch, tmp_path):
+    monkeypatch.setattr(portal, "ROOT", tmp_path)
+    monkeypatch.delenv("PORTAL_DATABASE_URL", raising=False)
+    app = create_app("development", {"S3_ENDPOINT_URL": "http://127.0.0.1:9",
+                                     "SQLALCHEMY_DATABASE_URI": None})
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE t (x INTEGER)"))
+        db.session.commit()
+    instance = tmp_path / "instance"
+    for path in (instance, instance / "portal.db", instance / "secret_key", instance / "master_key"):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path

@@ -41,3 +41,14 @@ def test_database_down_gives_a_plain_503_page(app_with, tmp_path):
     assert response.status_code == 503
     assert "briefly unavailable" in response.text
     assert "Traceback" not in response.text and "sqlite" not in response.text.lower()
+
+
+def test_healthz_checks_a_real_write_not_only_that_the_bucket_answers(app_with, s3_server):
+    """A store that answers HEAD but takes no writes (here: an identity that
+    may only read) is not ready."""
+    reader = s3_server.reader
+    app = app_with(S3_ACCESS_KEY_ID=reader.access_key, S3_SECRET_ACCESS_KEY=reader.secret_key)
+    app.extensions["storage"].client.head_bucket(Bucket=s3_server.bucket)  # answers fine
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.json["storage"] == "unavailable"

@@ -50,8 +50,12 @@ def test_attorney_invites_a_new_client_who_sets_a_password_and_lands_on_the_case
     # The email says nothing about the case.
     for secret in (case.title, case.beneficiary_name, case.reference, "parole"):
         assert secret.lower() not in body.lower() and secret.lower() not in message["Subject"].lower()
-    assert "portal" in message["Subject"].lower() or "portal" in body  # Spanish or English
+    # Written in the language the attorney chose for the invitee (Spanish),
+    # not the attorney's. (Not "portal in body": every body holds the link.)
+    assert message["Subject"] == "Su invitación al portal seguro para clientes"
+    assert body.startswith("Hola,") and "Hello" not in body
     link = invitation_link(mailbox)
+    assert link.startswith("/invitation/")  # on BASE_URL, nowhere else
 
     newcomer = app.test_client()
     opened = newcomer.get(link)

@@ -152,3 +152,20 @@ def flashes(html: str) -> list[str]:
 def versions() -> list[DocumentVersion]:
     """Every stored version, oldest first."""
     return list(db.session.scalars(select(DocumentVersion).order_by(DocumentVersion.id)))
+
+
+def raw_form(fields: dict[str, str], files: list[tuple[str, Iterable[bytes]]],
+             field_name: str = "files") -> bytes:
+    """The bytes of a well-formed form (``multipart`` above), to cut or spoil."""
+    body, _ = multipart(fields, files, field_name)
+    return body.read()
+
+
+def post_raw(client, url: str, body, boundary: str = BOUNDARY):
+    """POST ``body`` (bytes, or a ``LazyBody``) as a multipart form announcing
+    ``boundary``; Content-Length is what is sent, so the request itself is
+    well-formed whatever the form inside it is."""
+    content_type = f"multipart/form-data; boundary={boundary}"
+    if isinstance(body, bytes):
+        return client.post(url, data=body, content_type=content_type)
+    return client.post(url, input_stream=body, content_type=content_type)

@@ -1,12 +1,15 @@
-"""Admin pages: list accounts and invite firm members."""
+"""Admin pages: list accounts, invite firm members, send reset links."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+import uuid
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from portal.admin.forms import NewAccountForm
+from portal.auth import reset
 from portal.auth.services import create_firm_account
 from portal.errors import ServiceError
 from portal.extensions import db
@@ -39,3 +42,20 @@ def new_user():
             flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
             return redirect(url_for("admin.list_users"))
     return render_template("admin/new_user.html", form=form)
+
+
+@bp.route("/users/<uuid:user_uuid>/password-reset", methods=["POST"])
+@roles_required(Role.ADMIN)
+def send_password_reset(user_uuid: uuid.UUID):
+    """Email a client, sponsor, attorney or staff member a link to choose a new password."""
+    user = db.session.scalar(select(User).where(User.uuid == user_uuid))
+    if user is None:
+        abort(404)
+    try:
+        reset.send_reset_link(current_user, user)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("A link to choose a new password was sent to %(email)s.", email=user.email),
+              "success")
+    return redirect(url_for("admin.list_users"), code=303)

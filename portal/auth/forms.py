@@ -24,6 +24,17 @@ def language_choices() -> list[tuple[str, str]]:
     return list(LANGUAGE_NAMES.items())
 
 
+def email_field(label=None) -> EmailField:
+    """An email input validated for syntax (no DNS look-up)."""
+    return EmailField(label or _l("Email"), validators=[
+        DataRequired(), Length(max=254),
+        Email(check_deliverability=False, message=_l("Enter a valid email address."))])
+
+
+NEW_PASSWORD_HINT = _l("At least 12 characters. A few unrelated words are easy to remember "
+                       "and hard to guess.")
+
+
 class LoginForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
@@ -32,10 +43,25 @@ class LoginForm(FlaskForm):
 class AcceptInvitationForm(FlaskForm):
     name = StringField(_l("Your full name"), validators=[DataRequired(), Length(max=200)])
     password = PasswordField(_l("Choose a password"), validators=[DataRequired(), Length(max=256)],
-                             description=_l("At least 12 characters. A few unrelated words are easy "
-                                            "to remember and hard to guess."))
+                             description=NEW_PASSWORD_HINT)
     confirm = PasswordField(_l("Repeat the password"), validators=[
         DataRequired(), EqualTo("password", message=_l("The two passwords do not match."))])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = email_field()
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)],
+                             description=NEW_PASSWORD_HINT)
+    confirm = PasswordField(_l("Repeat the new password"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords do not match."))])
+
+
+class ChangePasswordForm(ResetPasswordForm):
+    current_password = PasswordField(_l("Current password"),
+                                     validators=[DataRequired(), Length(max=256)])
 
 
 class ProfileForm(FlaskForm):
@@ -46,10 +72,3 @@ class ProfileForm(FlaskForm):
 
 class LanguageForm(FlaskForm):
     language = SelectField(_l("Language"), choices=language_choices)
-
-
-def email_field(label=None) -> EmailField:
-    """An email input validated for syntax (no DNS look-up)."""
-    return EmailField(label or _l("Email"), validators=[
-        DataRequired(), Length(max=254),
-        Email(check_deliverability=False, message=_l("Enter a valid email address."))])

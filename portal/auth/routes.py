@@ -1,31 +1,24 @@
-"""Sign-in, sign-out, invitation links and the user's own profile."""
+"""Sign-in, sign-out, invitation and password reset links, and the user's
+own profile and password."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request,
-                   session, url_for)
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from portal.auth import services, sessions
-from portal.auth.forms import AcceptInvitationForm, LanguageForm, LoginForm, ProfileForm
+from portal.auth import reset, services, sessions, throttle
+from portal.auth.forms import (AcceptInvitationForm, ChangePasswordForm, ForgotPasswordForm,
+                               LanguageForm, LoginForm, ProfileForm, ResetPasswordForm)
 from portal.errors import ServiceError, render_error
-from portal.extensions import limiter
 from portal.models.types import utcnow
 
 bp = Blueprint("auth", __name__)
 
 INVITATION_KEY = "invitation"
-
-
-def _login_failed(response) -> bool:
-    """Only failed sign-ins count against the limits (success redirects)."""
-    return response.status_code not in (302, 303)
-
-
-def _account_key() -> str:
-    return "login:" + services.normalize_email(request.form.get("email", ""))
+RESET_KEY = "password_reset"
 
 
 def _safe_next(target: str | None) -> str:
@@ -45,13 +38,11 @@ def _start(user) -> None:
     if language:
         session["language"] = language
     login_user(user)
+    throttle.remember_device(user.email)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_IP"], methods=["POST"],
-               deduct_when=_login_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], methods=["POST"],
-               key_func=_account_key, deduct_when=_login_failed)
+@throttle.sign_in_limits
 def login():
     """Show the sign-in form; on a correct email and password, sign in."""
     if current_user.is_authenticated:
@@ -62,6 +53,7 @@ def login():
         if user is not None:
             _start(user)
             return redirect(_safe_next(request.args.get("next")))
+        throttle.count_failed_password_check()
         # One message for unknown email and wrong password alike.
         flash(_("The email or password is not correct."), "error")
     return render_template("auth/login.html", form=form, language_form=LanguageForm(
@@ -123,6 +115,57 @@ def accept_invitation():
     return render_template("auth/accept_invitation.html", form=form, invitation=invitation)
 
 
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@throttle.reset_request_limits
+def request_password_reset():
+    """Ask for a reset link. Every address gets the same answer."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.edit_profile"))
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        reset.request_reset(form.email.data)
+        minutes = int(current_app.config["PASSWORD_RESET_TTL"].total_seconds() // 60)
+        flash(_("If an account exists for that address, we have sent it a link to choose a new "
+                "password. The link works for %(minutes)d minutes. If no email arrives, check "
+                "your spam folder or contact your attorney's office.", minutes=minutes), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot_password.html", form=form)
+
+
+@bp.route("/reset/<token>")
+def open_password_reset(token: str):
+    """The emailed link: keep the token in the session and move to a URL
+    without it, so it does not linger in history or logs beyond this hit."""
+    session[RESET_KEY] = token
+    return redirect(url_for("auth.reset_password"), code=303)
+
+
+def _unusable_reset_link(status: int):
+    return render_template("auth/reset_link_invalid.html", status=status), status
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def reset_password():
+    """Choose a new password with a reset link, then sign in as usual."""
+    link = reset.find_reset(session.get(RESET_KEY))
+    if link is None:
+        return _unusable_reset_link(404)
+    if not link.is_usable(utcnow()) or not link.user.active:
+        return _unusable_reset_link(410)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            reset.reset_password(link, form.password.data)
+        except ServiceError as error:
+            form.password.errors.append(error.message)
+        else:
+            session.pop(RESET_KEY, None)
+            flash(_("Your password was changed and you were signed out everywhere. "
+                    "Please sign in with your new password."), "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset_password.html", form=form, email=link.user.email)
+
+
 @bp.route("/account", methods=["GET", "POST"])
 def edit_profile():
     """The user's own name, language and time zone."""
@@ -136,4 +179,28 @@ def edit_profile():
         else:
             flash(_("Your settings were saved."), "success")
             return redirect(url_for("auth.edit_profile"))
-    return render_template("auth/profile.html", form=form)
+    return render_template("auth/profile.html", form=form,
+                           password_form=ChangePasswordForm(formdata=None))
+
+
+@bp.route("/account/password", methods=["POST"])
+@throttle.password_change_limits
+def change_password():
+    """Change the password (the current one is asked again); the user's
+    other sessions end, this one stays."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            reset.change_password(current_user, session.get(sessions.SESSION_KEY),
+                                  form.current_password.data, form.password.data)
+        except reset.WrongPassword as error:
+            throttle.count_failed_password_check()
+            form.current_password.errors.append(error.message)
+        except ServiceError as error:
+            form.password.errors.append(error.message)
+        else:
+            flash(_("Your password was changed. Any other device signed in to your account "
+                    "was signed out."), "success")
+            return redirect(url_for("auth.edit_profile"))
+    return render_template("auth/profile.html", form=ProfileForm(formdata=None, obj=current_user),
+                           password_form=form)

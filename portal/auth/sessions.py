@@ -6,10 +6,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from flask import current_app, flash
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
+from portal import audit
 from portal.extensions import db
 from portal.models import User, UserSession
 from portal.models.types import utcnow
@@ -17,6 +20,10 @@ from portal.models.types import utcnow
 SESSION_KEY = "sid"
 # Writing last_seen on every request would turn reads into writes; once a minute is enough.
 TOUCH_INTERVAL = timedelta(minutes=1)
+EXPIRY_MESSAGES = {
+    "idle": _l("Your session ended after a period of inactivity. Please sign in again."),
+    "absolute": _l("Your session reached its time limit and has ended. Please sign in again."),
+}
 
 
 def _hash(token: str) -> str:
@@ -35,7 +42,13 @@ def open_session(user: User, ip_address: str | None, user_agent: str | None) -> 
 
 
 def load(user_uuid: str, token: str | None) -> User | None:
-    """The user of an open session matching both the cookie's user and token."""
+    """The user of an open session matching both the cookie's user and token.
+
+    A session idle longer than ``SESSION_IDLE_TIMEOUT`` or older than
+    ``SESSION_MAX_AGE`` is ended here (the cookie alone never keeps it alive:
+    re-signing the cookie, e.g. for a flash message, changes nothing in the
+    database) and the user is told why on the sign-in page.
+    """
     if not token:
         return None
     try:
@@ -51,10 +64,27 @@ def load(user_uuid: str, token: str | None) -> User | None:
         return None
     user_session, user = row
     now = utcnow()
+    expired = _expiry(user_session, now)
+    if expired is not None:
+        user_session.ended_at = now
+        audit.record("auth.session_expired", actor=user, reason=expired)
+        db.session.commit()
+        flash(EXPIRY_MESSAGES[expired], "info")
+        return None
     if now - user_session.last_seen_at > TOUCH_INTERVAL:
         user_session.last_seen_at = now
         db.session.commit()
     return user
+
+
+def _expiry(user_session: UserSession, now: datetime) -> str | None:
+    """Why the session has run out ("idle" or "absolute"), or None."""
+    config = current_app.config
+    if now - user_session.created_at > config["SESSION_MAX_AGE"]:
+        return "absolute"
+    if now - user_session.last_seen_at > config["SESSION_IDLE_TIMEOUT"]:
+        return "idle"
+    return None
 
 
 def end_session(token: str | None) -> None:
@@ -64,9 +94,12 @@ def end_session(token: str | None) -> None:
                            .values(ended_at=utcnow()))
 
 
-def end_all_sessions(user: User) -> None:
+def end_all_sessions(user: User, keep_token: str | None = None) -> None:
     """Close every open session of ``user`` (deactivation, role or password
-    change). The caller commits."""
-    db.session.execute(update(UserSession)
-                       .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
-                       .values(ended_at=utcnow()))
+    change), except the one with id ``keep_token`` if given (the browser that
+    changed the password stays signed in). The caller commits."""
+    query = update(UserSession).where(UserSession.user_id == user.id,
+                                      UserSession.ended_at.is_(None))
+    if keep_token:
+        query = query.where(UserSession.token_hash != _hash(keep_token))
+    db.session.execute(query.values(ended_at=utcnow()))

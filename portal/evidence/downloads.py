@@ -26,8 +26,9 @@ class IntegrityFailure(Exception):
 
 def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator[bytes]:
     """Plaintext of ``version`` as chunks, decrypted and SHA-256-checked on
-    the way. The first chunk is read before returning, so a missing or
-    tampered object is reported before any byte is sent.
+    the way. The first two chunks are read before returning, so a missing or
+    tampered object, or a one-chunk file that fails its SHA-256, is reported
+    before any byte is sent; a longer one breaks off before its last chunk.
 
     Raises ``ServiceError`` when the file is gone, ``StorageError`` when the
     store is down and ``IntegrityFailure`` when the object is not what was stored.
@@ -50,20 +51,29 @@ def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator
             raise IntegrityFailure(version_uuid) from error
 
     first = read()
+    following = read() if first else b""
+    if not following and hashlib.sha256(first).hexdigest() != expected:
+        # The whole file came in one read: refuse it before the headers go out.
+        plaintext.close()
+        log.error("SHA-256 mismatch on download of version %s", version_uuid)
+        raise IntegrityFailure(version_uuid)
     audit.record("document.downloaded", actor=actor, case=case, target=version_uuid)
     db.session.commit()
 
     def stream() -> Iterator[bytes]:
         hasher = _Hasher()  # hashes in parallel with decryption (hashlib drops the GIL)
         try:
-            chunk = first
+            chunk, after = first, following
             while chunk:
                 hasher.feed(chunk)
+                # The last chunk is held back until the SHA-256 matches: a
+                # client that got every byte of Content-Length would take a
+                # wrong file for a whole one, whatever we raise afterwards.
+                if not after and hasher.hexdigest() != expected:
+                    log.error("SHA-256 mismatch on download of version %s", version_uuid)
+                    raise IntegrityFailure(version_uuid)
                 yield chunk
-                chunk = read()
-            if hasher.hexdigest() != expected:
-                log.error("SHA-256 mismatch on download of version %s", version_uuid)
-                raise IntegrityFailure(version_uuid)
+                chunk, after = after, (read() if after else b"")
         finally:
             hasher.stop()
             plaintext.close()

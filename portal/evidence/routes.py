@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import uuid
 
+from babel.lists import format_list
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
 from portal.errors import ServiceError, render_error
 from portal.evidence import downloads, multipart, services
-from portal.evidence.files import ALLOWED_TYPES, content_disposition
+from portal.evidence.files import ALLOWED_TYPES, EXTENSIONS, content_disposition
 from portal.evidence.forms import PurgeForm, WithdrawForm
 from portal.extensions import csrf
 from portal.permissions import (can_purge, can_withdraw, get_case_or_404, get_document_or_404,
@@ -31,7 +34,9 @@ def type_label(content_type: str) -> str:
 def _upload_form_context(case) -> dict:
     # A fresh submission id per rendered form: a resubmitted form is stored once.
     return {"limits": services.limits(case), "submission_id": uuid.uuid4(),
-            "types": list(dict.fromkeys(ALLOWED_TYPES.values()))}
+            "types": list(dict.fromkeys(ALLOWED_TYPES.values())),
+            "extensions": list(dict.fromkeys(f".{ext}" for spellings in EXTENSIONS.values()
+                                             for ext in spellings))}
 
 
 @bp.route("/cases/<case_uuid>/documents")
@@ -60,8 +65,8 @@ def show_document(case_uuid: str, document_uuid: str):
 def upload_documents(case_uuid: str):
     """Store each file of the form as a new document."""
     case = get_case_or_404(case_uuid, current_user)
-    _receive(case, None)
-    return redirect(url_for("evidence.list_documents", case_uuid=case.uuid), code=303)
+    return _receive(case, None) or \
+        redirect(url_for("evidence.list_documents", case_uuid=case.uuid), code=303)
 
 
 @bp.route("/cases/<case_uuid>/documents/<document_uuid>/versions", methods=["POST"])
@@ -71,28 +76,46 @@ def upload_version(case_uuid: str, document_uuid: str):
     a wrong file keeps the old one)."""
     case = get_case_or_404(case_uuid, current_user)
     document = get_document_or_404(case, document_uuid, current_user)
-    _receive(case, document)
-    return redirect(url_for("evidence.show_document", case_uuid=case.uuid,
-                            document_uuid=document.uuid), code=303)
+    return _receive(case, document) or \
+        redirect(url_for("evidence.show_document", case_uuid=case.uuid,
+                         document_uuid=document.uuid), code=303)
 
 
-def _receive(case, document) -> None:
+UNREADABLE = _l("The upload could not be read to the end: it broke off or was damaged on the "
+                "way. Any file not listed as uploaded was not saved; please try again.")
+
+
+def _receive(case, document):
+    """Store the streamed form's files and flash what became of each.
+    Returns an error page when the body was no well-formed form, else None."""
     boundary = request.mimetype_params.get("boundary", "").encode()
     if request.mimetype != "multipart/form-data" or not boundary:
         abort(400)
     try:
         fields, files = multipart.read_form(request.stream, boundary)
-        try:
-            validate_csrf(fields.get("csrf_token"))
-        except ValidationError as error:
-            raise CSRFError(str(error)) from error
-        results = services.store_uploads(current_user, case, files,
-                                         _uuid_or_none(fields.get("submission_id")), document)
-    except multipart.ClientGone:
-        abort(400)
-    if not results:
+    except multipart.BadBody:
+        return render_error(400, UNREADABLE)
+    try:
+        validate_csrf(fields.get("csrf_token"))
+    except ValidationError as error:
+        raise CSRFError(str(error)) from error
+    report = services.store_uploads(current_user, case, files,
+                                    _uuid_or_none(fields.get("submission_id")), document)
+    _flash_report(report)
+    if isinstance(report.broken, multipart.TooManyParts):
+        return render_error(413, _("This upload has too many parts, so it was not read to the "
+                                   "end. Any file not listed as uploaded was not saved."))
+    if report.broken is not None:
+        return render_error(400, UNREADABLE)
+    return None
+
+
+def _flash_report(report: services.UploadReport) -> None:
+    # Flashed messages show on the page that follows: the documents page, or
+    # the error page when the body broke off.
+    if not report.results and not report.over_limit and report.broken is None:
         flash(_("Please choose at least one file."), "error")
-    for result in results:
+    for result in report.results:
         if result.error:
             flash(_("%(name)s was not saved: %(reason)s", name=result.filename,
                     reason=result.error), "error")
@@ -100,6 +123,25 @@ def _receive(case, document) -> None:
             flash(_("%(name)s was already received.", name=result.filename), "info")
         else:
             flash(_("%(name)s was uploaded.", name=result.filename), "success")
+    if report.over_limit:
+        flash(_over_limit_message(report), "error")
+
+
+def _over_limit_message(report: services.UploadReport) -> str:
+    names = format_list(report.over_limit_names, locale=get_locale())
+    if report.over_limit <= len(report.over_limit_names):
+        # Translators: %(names)s lists every file that was not saved.
+        return ngettext("%(num)d more file was not saved, because one upload can carry at "
+                        "most %(limit)d files: %(names)s. Please upload it again.",
+                        "%(num)d more files were not saved, because one upload can carry at "
+                        "most %(limit)d files: %(names)s. Please upload them again.",
+                        report.over_limit, limit=services.MAX_FILES_PER_FORM, names=names)
+    # Translators: %(names)s lists the first few of the files that were not saved.
+    return ngettext("%(num)d more file was not saved, because one upload can carry at most "
+                    "%(limit)d files. Among them: %(names)s. Please upload it again.",
+                    "%(num)d more files were not saved, because one upload can carry at most "
+                    "%(limit)d files. Among them: %(names)s. Please upload them again.",
+                    report.over_limit, limit=services.MAX_FILES_PER_FORM, names=names)
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:
@@ -127,7 +169,8 @@ def download_version(case_uuid: str, version_uuid: str):
                                    "The firm has been told."))
     response = Response(chunks, mimetype=version.content_type, direct_passthrough=True)
     response.headers["Content-Length"] = str(version.size)
-    response.headers["Content-Disposition"] = content_disposition(version.filename)
+    response.headers["Content-Disposition"] = content_disposition(version.filename,
+                                                                  version.content_type)
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
 

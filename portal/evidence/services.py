@@ -11,7 +11,7 @@ import hashlib
 import itertools
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from flask import current_app
@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from portal import audit
 from portal.errors import ServiceError
 from portal.evidence.files import SNIFF_BYTES, detect_type, safe_filename
-from portal.evidence.multipart import FilePart
+from portal.evidence.multipart import BadBody, FilePart
 from portal.extensions import db
 from portal.models import Case, Document, DocumentVersion, User, VersionStatus
 from portal.models.types import utcnow
@@ -31,6 +31,13 @@ from portal.permissions import can_purge, can_withdraw
 from portal.storage import StorageError
 
 log = logging.getLogger(__name__)
+
+# Files stored from one form. The body is read as it arrives, so how many
+# files it holds is known only at its end: the first ones are stored, the
+# rest are read past and named as not saved (the form states the limit).
+MAX_FILES_PER_FORM = 20
+# Of the files over the limit, this many are named in the message.
+OVER_LIMIT_NAMES = 5
 
 STORAGE_DOWN = _l("The document store is not answering right now, so this file was not saved. "
                   "Please try again in a few minutes.")
@@ -46,6 +53,19 @@ class UploadResult:
     duplicate: bool = False  # the same form was already received
 
 
+@dataclass
+class UploadReport:
+    """What became of an upload form: each file considered, in order; the
+    files past ``MAX_FILES_PER_FORM`` (how many, and the first names); and,
+    when the body turned out not to be a well-formed form, why reading it
+    stopped (files before that point keep their outcomes)."""
+
+    results: list[UploadResult] = field(default_factory=list)
+    over_limit: int = 0
+    over_limit_names: list[str] = field(default_factory=list)
+    broken: BadBody | None = None
+
+
 @dataclass(frozen=True)
 class Limits:
     """Upload limits of a case, for the form and for the checks."""
@@ -53,6 +73,7 @@ class Limits:
     max_file: int
     quota: int
     used: int
+    max_files: int = MAX_FILES_PER_FORM
 
     @property
     def remaining(self) -> int:
@@ -66,6 +87,9 @@ def limits(case: Case) -> Limits:
         .where(Document.case_id == case.id, DocumentVersion.status != VersionStatus.PURGED))
     cfg = current_app.config
     return Limits(cfg["UPLOAD_MAX_FILE_BYTES"], cfg["CASE_QUOTA_BYTES"], int(used))
+
+
+BROKEN_OFF = _l("The upload broke off while this file was being sent, so it was not saved.")
 
 
 def _no_room(left: int):
@@ -85,28 +109,49 @@ class _Refused(Exception):
 
 def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
                   submission_id: uuid.UUID | None,
-                  document: Document | None = None) -> list[UploadResult]:
-    """Store every file of an upload form; with ``document``, each becomes a
-    new version of it. Stops at the first storage failure (the rest of the
-    body is left unread) and reports it in the last result.
+                  document: Document | None = None) -> UploadReport:
+    """Store the files of an upload form, at most ``MAX_FILES_PER_FORM`` of
+    them (the rest are read past and reported); with ``document``, each
+    becomes a new version of it. Stops at the first storage failure (the rest
+    of the body is left unread) and reports it in the last result. A body
+    that breaks off or turns out malformed stops the reading too: the file
+    being read is reported as not saved and ``broken`` says why.
 
-    Raises ``multipart.ClientGone`` when the body ends early and
-    ``SQLAlchemyError`` when the database fails; nothing half-done remains
-    in the database either way.
+    Raises ``SQLAlchemyError`` when the database fails; nothing half-done
+    remains in the database or the store either way.
     """
-    results: list[UploadResult] = []
+    report = UploadReport()
     remaining = limits(case).remaining
-    for index, part in enumerate(files):
-        if not part.filename:  # the browser sends an empty part when no file is chosen
-            part.drain()
-            continue
-        result = _store_file(actor, case, part, submission_id, index, document, remaining)
-        results.append(result)
-        if result.version is not None:
-            remaining -= result.version.size
-        if result.error is STORAGE_DOWN:
-            break
-    return results
+    considered = 0
+    current: FilePart | None = None  # the file being stored, should the body break
+    try:
+        for index, part in enumerate(files):
+            if not part.filename:  # the browser sends an empty part when no file is chosen
+                part.drain()
+                continue
+            if considered >= MAX_FILES_PER_FORM:
+                report.over_limit += 1
+                if len(report.over_limit_names) < OVER_LIMIT_NAMES:
+                    report.over_limit_names.append(safe_filename(part.filename))
+                part.drain()
+                continue
+            considered += 1
+            current = part
+            result = _store_file(actor, case, part, submission_id, index, document, remaining)
+            current = None
+            report.results.append(result)
+            if result.version is not None:
+                remaining -= result.version.size
+            if result.error is STORAGE_DOWN:
+                break
+    except BadBody as error:
+        log.warning("upload to case %s stopped: the body is not a well-formed form (%s: %s)",
+                    case.uuid, type(error).__name__, error)
+        report.broken = error
+        if current is not None:
+            report.results.append(UploadResult(safe_filename(current.filename),
+                                               error=BROKEN_OFF))
+    return report
 
 
 def _already_received(submission_id: uuid.UUID | None, index: int) -> bool:

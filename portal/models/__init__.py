@@ -3,8 +3,9 @@ from portal.models.audit import AuditEvent
 from portal.models.case import Case, CaseFlag, CaseMembership, TimelineEvent
 from portal.models.evidence import Document, DocumentVersion, EncryptionKeyset, VersionStatus
 from portal.models.invitation import Invitation
+from portal.models.password_reset import PasswordReset
 from portal.models.user import Role, User, UserSession
 
 __all__ = ["AuditEvent", "Case", "CaseFlag", "CaseMembership", "Document", "DocumentVersion",
-           "EncryptionKeyset", "Invitation", "Role", "TimelineEvent", "User", "UserSession",
-           "VersionStatus"]
+           "EncryptionKeyset", "Invitation", "PasswordReset", "Role", "TimelineEvent", "User",
+           "UserSession", "VersionStatus"]

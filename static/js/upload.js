@@ -1,12 +1,14 @@
 // Progressive enhancement for the upload form: refuse a file that is too
-// large before it is sent, which spares a phone on a slow line from sending
-// hundreds of megabytes only to be refused. The server checks again.
+// large, or more files than one upload carries, before anything is sent,
+// which spares a phone on a slow line from sending hundreds of megabytes
+// only to be refused. The server checks again.
 "use strict";
 document.querySelectorAll("form.upload").forEach(function (form) {
   var input = form.querySelector("input[type=file]");
   var error = form.querySelector("#files-error");
   var max = Number(form.dataset.maxBytes);
   var remaining = Number(form.dataset.remainingBytes);
+  var maxFiles = Number(form.dataset.maxFiles);
   function check() {
     var total = 0, message = "";
     Array.prototype.forEach.call(input.files, function (file) {
@@ -16,6 +18,9 @@ document.querySelectorAll("form.upload").forEach(function (form) {
       }
     });
     if (!message && total > remaining) { message = error.dataset.noRoom; }
+    if (!message && input.files.length > maxFiles) {
+      message = error.dataset.tooMany.replace("{chosen}", String(input.files.length));
+    }
     error.textContent = message;
     error.hidden = !message;
     input.setCustomValidity(message);

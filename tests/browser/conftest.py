@@ -1,0 +1,142 @@
+"""Real-browser tests: Debian's chromium driven by Playwright against the
+portal as production runs it (gunicorn behind nginx over TLS, PostgreSQL,
+S3, SMTP).
+
+Where chromium, nginx, openssl or PostgreSQL is missing (a developer's
+``make test``), the tests are skipped and the run says so plainly at its end;
+with ``PORTAL_TEST_BROWSER_REQUIRED=1`` (``.ci/run``) they fail instead.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from portal import create_app
+from portal.embedded_s3 import free_port
+from portal.extensions import db
+from tests.browser import production, servers
+
+CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
+# Without the background-networking flags chromium keeps calling home, which
+# on a closed network means a flood of failing connections.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+INSTALL_HINT = "`make browser-deps` as root installs them, as .ci/run does"
+PASSWORD = "juniper-harbor-lantern-meadow-42"
+
+# Why the browser tests did not run, for the end of the run's report.
+NOT_RUN: list[str] = []
+
+
+def _nginx() -> str | None:
+    """nginx's path (``PORTAL_TEST_NGINX``, else found on PATH or in /usr/sbin)."""
+    path = (os.environ.get("PORTAL_TEST_NGINX") or shutil.which("nginx")
+            or "/usr/sbin/nginx")
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def missing_prerequisites() -> list[str]:
+    """What this machine lacks to run the browser tests, one phrase each."""
+    programs = [name for name, found in (
+        (CHROMIUM, os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
+        ("nginx", _nginx()), ("openssl", shutil.which("openssl"))) if not found]
+    missing = [f"{', '.join(programs)} not found ({INSTALL_HINT})"] if programs else []
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("the playwright package is not installed (make setup)")
+    if not os.environ.get("PORTAL_TEST_DATABASE_URL"):
+        missing.append("PORTAL_TEST_DATABASE_URL is not set (browser tests need PostgreSQL)")
+    return missing
+
+
+@pytest.fixture(scope="session", autouse=True)
+def browser_prerequisites() -> None:
+    """Skip every browser test, with the reason, where the machine cannot run
+    them; fail instead where they are required (CI)."""
+    missing = missing_prerequisites()
+    if not missing:
+        return
+    reason = "; ".join(missing)
+    if os.environ.get("PORTAL_TEST_BROWSER_REQUIRED") == "1":
+        pytest.fail(f"browser tests are required here but cannot run: {reason}", pytrace=False)
+    NOT_RUN.append(reason)
+    pytest.skip(reason)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say plainly, at the end of the run, that the browser tests were skipped."""
+    for reason in dict.fromkeys(NOT_RUN):
+        terminalreporter.write_sep("!", "BROWSER TESTS DID NOT RUN", yellow=True, bold=True)
+        terminalreporter.write_line(f"BROWSER TESTS DID NOT RUN: {reason}", yellow=True, bold=True)
+
+
+# --- the portal as production runs it ----------------------------------------
+
+@pytest.fixture(scope="module")
+def production_portal(browser_prerequisites, tmp_path_factory, s3_server,
+                      smtp_server) -> Iterator[servers.Portal]:
+    """The portal with production settings under gunicorn, behind nginx
+    terminating TLS on 127.0.0.1, on a fresh PostgreSQL database migrated by
+    ``flask db upgrade``; stopped and dropped afterwards."""
+    root = tmp_path_factory.mktemp("production")
+    app_port, tls_port = free_port(), free_port()
+    base_url = f"https://127.0.0.1:{tls_port}"
+    gunicorn_log, nginx_log = root / "gunicorn.log", root / "nginx-error.log"
+    gunicorn = nginx = None
+    with servers.fresh_database(os.environ["PORTAL_TEST_DATABASE_URL"]) as database_url:
+        settings = production.settings(database_url, s3_server, smtp_server, base_url)
+        env = production.environment(settings)
+        migrated = servers.run([str(servers.VENV_BIN / "flask"), "--app", "wsgi", "db",
+                                "upgrade"], env=env)
+        assert migrated.returncode == 0, f"flask db upgrade failed:\n{migrated.stdout}"
+        app = create_app("production", settings)
+        client_email, case_uuid, case_title = production.add_people_and_case(app, PASSWORD)
+        try:
+            gunicorn_args = [str(servers.VENV_BIN / "gunicorn"), "--worker-class", "gthread",
+                             "--workers", "1", "--threads", "4",
+                             "--bind", f"127.0.0.1:{app_port}", "wsgi:app"]
+            if (servers.ROOT / "gunicorn.conf.py").exists():
+                gunicorn_args[1:1] = ["-c", "gunicorn.conf.py"]
+            # gunicorn's control socket has one path per user: two runs would share it.
+            gunicorn_args.insert(-1, "--no-control-socket")
+            gunicorn = servers.start(gunicorn_args, gunicorn_log, env=env)
+            certificate, key = servers.make_certificate(root)
+            config = servers.nginx_config(root, port=tls_port, upstream=f"127.0.0.1:{app_port}",
+                                          certificate=certificate, key=key)
+            nginx = servers.start([_nginx(), "-c", str(config), "-p", str(root),
+                                   "-g", "daemon off;"], root / "nginx.out")
+            servers.wait_until_ready(f"{base_url}/healthz", certificate,
+                                     {"gunicorn": gunicorn, "nginx": nginx},
+                                     [gunicorn_log, nginx_log, root / "nginx.out"])
+            yield servers.Portal(base_url, database_url, client_email, PASSWORD, case_uuid,
+                                 case_title, [gunicorn_log, nginx_log, root / "nginx-access.log"])
+        finally:
+            servers.stop(nginx, signal.SIGQUIT)  # graceful: finish open responses
+            servers.stop(gunicorn)
+            production.empty_case_folder(app, case_uuid)
+            with app.app_context():
+                db.engine.dispose()
+
+
+@pytest.fixture()
+def browser(browser_prerequisites, tmp_path):
+    """A fresh headless chromium profile (Playwright's BrowserContext) that
+    accepts the test's self-signed certificate and keeps downloads."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, ignore_https_errors=True, accept_downloads=True,
+            locale="en-US", viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(15_000)
+        try:
+            yield context
+        finally:
+            context.close()
+

@@ -1,0 +1,65 @@
+"""The portal's data and settings as production has them: every secret
+new, ``PORTAL_*`` variables as an operator sets them, and the people and case
+a browser test signs in to."""
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import date
+
+from config import ENV_NAMES
+from portal.auth.services import create_user
+from portal.crypto import generate_master_key
+from portal.extensions import db
+from portal.models import Case, CaseMembership, Role
+from portal.models.case import CaseRole
+
+
+def settings(database_url: str, s3_server, smtp_server, base_url: str) -> dict:
+    """The app's settings as production takes them, every secret new."""
+    return {"SECRET_KEY": secrets.token_urlsafe(48), "SQLALCHEMY_DATABASE_URI": database_url,
+            "MASTER_KEY": generate_master_key(), **s3_server.app_config(),
+            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
+            "BASE_URL": base_url, "TRUSTED_PROXIES": "127.0.0.2"}
+
+
+def environment(values: dict) -> dict[str, str]:
+    """``values`` (from ``settings``) as the ``PORTAL_*`` variables an operator sets, on top of
+    this process's environment less any ``PORTAL_``/``FLASK_`` variable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTAL_", "FLASK_"))}
+    for key, value in values.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        env[ENV_NAMES.get(key, f"PORTAL_{key}")] = str(value)
+    env["PORTAL_ENV"] = "production"
+    return env
+
+
+def add_people_and_case(app, password: str) -> tuple[str, str, str]:
+    """An attorney, a client with a password, and a case they share:
+    (client email, case uuid, case title)."""
+    with app.app_context():
+        attorney = create_user("attorney@firm.example", "Laura Méndez", Role.ATTORNEY, password)
+        client = create_user("ana.perez@example.org", "Ana Pérez", Role.CLIENT, password)
+        case = Case(reference="HP-2026-0042", case_type="humanitarian_parole",
+                    title="Humanitarian parole for Rosa Pérez", beneficiary_name="Rosa Pérez",
+                    beneficiary_country="VE", stage="gathering_evidence",
+                    opened_on=date(2026, 1, 12), assigned_attorney=attorney)
+        case.memberships = [CaseMembership(user=attorney, role=CaseRole.ATTORNEY),
+                            CaseMembership(user=client, role=CaseRole.CLIENT)]
+        db.session.add(case)
+        db.session.commit()
+        result = client.email, str(case.uuid), case.title
+        db.session.remove()
+        return result
+
+
+def empty_case_folder(app, case_uuid: str) -> None:
+    """Delete what the browser stored in the shared bucket, so no other test
+    meets it (this database is dropped, its objects would be orphans)."""
+    with app.app_context():
+        storage = app.extensions["storage"]
+        for upload in storage.pending_uploads(f"cases/{case_uuid}/"):
+            storage.abort_upload(upload.key, upload.upload_id)
+        for obj in storage.list_objects(f"cases/{case_uuid}/"):
+            storage.delete(obj.key)
