@@ -75,6 +75,7 @@ def _development_defaults(app: Flask) -> None:
     in it are readable by their owner only: they hold every case."""
     instance = Path(app.instance_path)
     instance.mkdir(mode=0o700, exist_ok=True)
+    instance.chmod(0o700)  # also when the embedded S3 server made it first
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         database = instance / "portal.db"
         # Created here with 0600 so SQLite never creates it with the umask's mode

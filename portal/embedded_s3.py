@@ -119,7 +119,7 @@ class EmbeddedS3:
         self.bucket = bucket
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.admin, self.app, self.reader = self._identities()
 
     @property

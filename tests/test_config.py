@@ -95,6 +95,7 @@ def test_demo_seed_refuses_production():
 def test_development_database_and_keys_are_private(monkeypatch, tmp_path):
     monkeypatch.setattr(portal, "ROOT", tmp_path)
     monkeypatch.delenv("PORTAL_DATABASE_URL", raising=False)
+    (tmp_path / "instance").mkdir(mode=0o755)  # as an older make run left it
     app = create_app("development", {"S3_ENDPOINT_URL": "http://127.0.0.1:9",
                                      "SQLALCHEMY_DATABASE_URI": None})
     with app.app_context():

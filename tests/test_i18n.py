@@ -24,9 +24,15 @@ def test_catalog_translates_every_message_with_the_same_placeholders(language):
     for message in catalog:
         if not message.id:
             continue
-        assert message.string, f"{language}: untranslated {message.id!r}"
+        # A plural entry holds a tuple of ids and one of forms: every form is
+        # translated and carries the placeholders of the ids.
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        forms = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert all(forms), f"{language}: untranslated {message.id!r}"
         assert not message.fuzzy, f"{language}: fuzzy {message.id!r}"
-        assert set(PLACEHOLDER.findall(message.id)) == set(PLACEHOLDER.findall(message.string))
+        wanted = {p for text in ids for p in PLACEHOLDER.findall(text)}
+        for form in forms:
+            assert set(PLACEHOLDER.findall(form)) == wanted, (message.id, form)
 
 
 def test_template_holds_every_case_type_text():

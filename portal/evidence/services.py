@@ -289,7 +289,9 @@ def withdraw(actor: User, case: Case, version: DocumentVersion) -> None:
     """Withdraw one's own upload: hidden from the client and sponsors, kept
     for the firm. Raises ``ServiceError`` if ``actor`` did not upload it."""
     if not can_withdraw(actor, version):
-        raise ServiceError(_l("Only the person who uploaded a file can withdraw it."))
+        if version.uploaded_by_id != actor.id:
+            raise ServiceError(_l("Only the person who uploaded a file can withdraw it."))
+        raise ServiceError(_l("This file was already withdrawn or removed."))
     version.status = VersionStatus.WITHDRAWN
     version.status_changed_at, version.status_changed_by = utcnow(), actor
     audit.record("document.withdrawn", actor=actor, case=case, target=str(version.uuid))
