@@ -23,7 +23,7 @@ translations: $(CATALOGS:.po=.mo)
 
 ## Serve the portal with SQLite, an embedded S3 server and demo data under instance/.
 run: setup
-	PORTAL_ENV=development $(PY) -m portal.devserver
+	PORTAL_ENV=development $(PY) -m portal.dev.server
 
 ## Run the whole suite (PostgreSQL when PORTAL_TEST_DATABASE_URL is set, SQLite otherwise).
 ## The browser tests (tests/browser/) also need PostgreSQL and `make browser-deps`;

@@ -50,7 +50,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from portal.embedded_s3 import EmbeddedS3, free_port  # noqa: E402
+from portal.dev.embedded_s3 import EmbeddedS3, free_port  # noqa: E402
 
 MiB = 1 << 20
 EMAIL, PASSWORD = "bench-client@example.org", "bench-lantern-harbor-violet-42"

@@ -1,4 +1,4 @@
-"""``flask`` commands: accounts and demo data."""
+"""``flask`` commands: accounts, keys and storage (the demo seed: ``portal.dev.cli``)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -25,16 +25,6 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
     except ServiceError as error:
         raise click.ClickException(str(error.message)) from error
     click.echo(f"Created {user.role.value} {user.email} ({user.uuid}).")
-
-
-@click.command("seed-demo")
-def seed_demo_command() -> None:
-    """Create the demo firm once (does nothing if it exists) and print its logins."""
-    from portal import demo
-
-    created = demo.seed()
-    click.echo("Demo firm created." if created else "Demo firm already present.")
-    demo.print_logins(click.echo)
 
 
 @click.command("generate-master-key")
@@ -81,6 +71,11 @@ def reconcile_storage_command(repair: bool, grace_minutes: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
-    for command in (create_user_command, seed_demo_command, generate_master_key_command,
+    for command in (create_user_command, generate_master_key_command,
                     rotate_key_command, reconcile_storage_command):
         app.cli.add_command(command)
+    if app.config["PORTAL_ENV"] != "production":
+        # Dev-only code stays out of production processes altogether.
+        from portal.dev.cli import seed_demo_command
+
+        app.cli.add_command(seed_demo_command)

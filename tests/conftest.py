@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 from portal import create_app
 from portal.auth import passwords
 from portal.crypto import generate_master_key
-from portal.embedded_s3 import EmbeddedS3, free_port
+from portal.dev.embedded_s3 import EmbeddedS3, free_port
 from portal.extensions import db as _db
 from portal.models import Case, CaseFlag, CaseMembership, Role, User
 from portal.models.case import CaseRole

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from portal.accesslog import redact
-from portal.embedded_s3 import free_port
+from portal.dev.embedded_s3 import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "Zk9sV3JtX2secret-token-Q1w2e3"

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.auth import reset
-from portal.embedded_s3 import free_port
+from portal.dev.embedded_s3 import free_port
 from portal.errors import ServiceError
 from portal.extensions import db
 from portal.models import AuditEvent, Invitation, PasswordReset, Role, User

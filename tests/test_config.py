@@ -1,15 +1,22 @@
 """Settings: production refuses to start unsafely, and says why."""
 from __future__ import annotations
 
+import json
+import os
 import stat
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import text
 
 import portal
-from portal import create_app, demo
+from portal import create_app
+from portal.dev import demo
 from portal.crypto import generate_master_key
 from portal.extensions import db
+
+ROOT = portal.ROOT
 
 COMPLETE = {"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
             "MASTER_KEY": generate_master_key(),
@@ -104,3 +111,18 @@ def test_development_database_and_keys_are_private(monkeypatch, tmp_path):
     instance = tmp_path / "instance"
     for path in (instance, instance / "portal.db", instance / "secret_key", instance / "master_key"):
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+def test_production_never_loads_dev_only_code():
+    """The embedded S3 server, the demo firm and the dev server live in
+    ``portal.dev``; a production process neither imports it nor offers
+    ``seed-demo``."""
+    script = ("import sys, json; from portal import create_app; "
+              f"app = create_app('production', json.loads({json.dumps(json.dumps(COMPLETE))})); "
+              "assert 'seed-demo' not in app.cli.list_commands(None), 'seed-demo offered'; "
+              "loaded = [m for m in sys.modules if m.startswith('portal.dev')]; "
+              "assert not loaded, loaded")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                            text=True, env={**os.environ, "PORTAL_ENV": "production"})
+    assert result.returncode == 0, result.stderr
+    assert "seed-demo" in create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://"}).cli.commands

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from portal import create_app
-from portal.embedded_s3 import EmbeddedS3, free_port
+from portal.dev.embedded_s3 import EmbeddedS3, free_port
 from portal.evidence.reconcile import reconcile
 from portal.extensions import db
 from portal.models import AuditEvent

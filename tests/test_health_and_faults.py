@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from portal import create_app
-from portal.embedded_s3 import free_port
+from portal.dev.embedded_s3 import free_port
 
 
 def test_healthz_reports_both_dependencies(client):

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 
 from portal import notify
 from portal.auth import reset
-from portal.embedded_s3 import free_port
+from portal.dev.embedded_s3 import free_port
 from portal.errors import ServiceError
 from portal.extensions import db
 from portal.models import AuditEvent, PasswordReset, User, UserSession

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from portal.admin.forms import NewAccountForm
 from portal.auth import reset
-from portal.auth.services import create_firm_account
+from portal.cases.invitations import create_firm_account
 from portal.errors import ServiceError
 from portal.extensions import db
 from portal.models import Role, User

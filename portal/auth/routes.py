@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from portal.auth import reset, services, sessions, throttle
+from portal.cases import invitations
 from portal.auth.forms import (AcceptInvitationForm, ChangePasswordForm, ForgotPasswordForm,
                                LanguageForm, LoginForm, ProfileForm, ResetPasswordForm)
 from portal.errors import ServiceError, render_error
@@ -90,7 +91,7 @@ def open_invitation(token: str):
 @bp.route("/invitation", methods=["GET", "POST"])
 def accept_invitation():
     """Set a name and password for an invited account, then land on the case."""
-    invitation = services.find_invitation(session.get(INVITATION_KEY))
+    invitation = invitations.find_invitation(session.get(INVITATION_KEY))
     if invitation is None:
         return render_error(404, _("This invitation link is not valid. Please use the most "
                                    "recent link you received, or ask your attorney for a new one."))
@@ -103,7 +104,7 @@ def accept_invitation():
     form = AcceptInvitationForm(name=invitation.name)
     if form.validate_on_submit():
         try:
-            user = services.accept_invitation(invitation, form.name.data, form.password.data)
+            user = invitations.accept_invitation(invitation, form.name.data, form.password.data)
         except ServiceError as error:
             flash(error.message, "error")
         else:

@@ -1,30 +1,22 @@
-"""Account rules: sign-in, invitations, firm accounts and profiles.
+"""Account rules: sign-in, sign-out, profiles and accounts made from the CLI
+(invitations and case membership: ``portal.cases.invitations``).
 
 Services take the acting user explicitly, enforce the rule, write the audit
 record and commit once. They raise ``ServiceError`` with a message for the user.
 """
 from __future__ import annotations
 
-import enum
-import hashlib
-import secrets
 import zoneinfo
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from portal import audit, notify
+from portal import audit
 from portal.auth import passwords, sessions
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import Case, CaseMembership, Invitation, Role, User
-from portal.models.case import CaseRole
-from portal.models.types import utcnow
-from portal.permissions import can_manage_case
-
-CASE_ROLE_TO_ACCOUNT_ROLE = {CaseRole.CLIENT: Role.CLIENT, CaseRole.SPONSOR: Role.SPONSOR}
-FIRM_ACCOUNT_ROLES = (Role.ATTORNEY, Role.STAFF, Role.ADMIN)
+from portal.models import Role, User
 
 
 def normalize_email(email: str) -> str:
@@ -67,126 +59,6 @@ def sign_out(user: User, token: str | None) -> None:
     sessions.end_session(token)
     audit.record("auth.logout", actor=user)
     db.session.commit()
-
-
-# --- invitations -----------------------------------------------------------
-
-class InviteOutcome(enum.Enum):
-    """What inviting someone to a case did."""
-
-    INVITED = "invited"  # a new person: an invitation link was emailed
-    ADDED = "added"  # an existing account: added to the case at once
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _new_invitation(actor: User, email: str, name: str, role: Role, language: str,
-                    case: Case | None = None, case_role: CaseRole | None = None) -> str:
-    """Create an invitation, void older open ones for the same email and case,
-    email the link; returns the token. The caller commits."""
-    open_filter = [Invitation.email == email, Invitation.used_at.is_(None),
-                   Invitation.voided_at.is_(None)]
-    open_filter.append(Invitation.case_id == case.id if case else Invitation.case_id.is_(None))
-    db.session.execute(update(Invitation).where(*open_filter).values(voided_at=utcnow()))
-    token = secrets.token_urlsafe(32)  # 256 random bits
-    ttl = current_app.config["INVITATION_TTL"]
-    invitation = Invitation(token_hash=_token_hash(token), email=email, name=name, role=role,
-                            language=language, case=case, case_role=case_role,
-                            invited_by=actor, expires_at=utcnow() + ttl)
-    db.session.add(invitation)
-    audit.record("invitation.created", actor=actor, case=case, target=email,
-                 role=role.value, case_role=case_role.value if case_role else None)
-    db.session.flush()
-    path = url_for("auth.open_invitation", token=token)
-    try:
-        notify.send_invitation(email, language, notify.link(path), ttl.days)
-    except notify.MAIL_ERRORS as error:
-        db.session.rollback()
-        raise ServiceError(_l("The invitation email could not be sent, so nothing was saved. "
-                              "Please try again later.")) from error
-    return token
-
-
-def invite_to_case(actor: User, case: Case, email: str, name: str, case_role: CaseRole,
-                   language: str) -> InviteOutcome:
-    """Give ``email`` access to ``case`` as client or sponsor.
-
-    A new person gets an emailed single-use link; an existing client or
-    sponsor account is added at once and told (without case content) that
-    something waits in the portal. Raises ``ServiceError`` if ``actor`` may
-    not manage the case, the email belongs to a firm account, or the person
-    is already in the case.
-    """
-    if not can_manage_case(actor, case):
-        raise ServiceError(_l("You do not have permission to do that."))
-    if case_role not in CASE_ROLE_TO_ACCOUNT_ROLE:
-        raise ServiceError(_l("Choose client or sponsor."))
-    email = normalize_email(email)
-    user = find_user(email)
-    if user is None:
-        _new_invitation(actor, email, name, CASE_ROLE_TO_ACCOUNT_ROLE[case_role], language,
-                        case, case_role)
-        db.session.commit()
-        return InviteOutcome.INVITED
-    if user.is_firm:
-        raise ServiceError(_l("This email belongs to a firm account. Use another address."))
-    if db.session.scalar(select(CaseMembership).where(CaseMembership.case_id == case.id,
-                                                      CaseMembership.user_id == user.id)):
-        raise ServiceError(_l("This person is already part of the case."))
-    db.session.add(CaseMembership(case=case, user=user, role=case_role))
-    audit.record("case.member_added", actor=actor, case=case, target=str(user.uuid),
-                 case_role=case_role.value)
-    db.session.commit()
-    notify.send_quietly(notify.send_added_to_case, user.email, user.language)
-    return InviteOutcome.ADDED
-
-
-def create_firm_account(actor: User, email: str, name: str, role: Role, language: str) -> None:
-    """Invite a new attorney, staff member or admin (admins only).
-
-    Raises ``ServiceError`` if the email is already in use or the role is not a firm role.
-    """
-    if actor.role is not Role.ADMIN:
-        raise ServiceError(_l("You do not have permission to do that."))
-    if role not in FIRM_ACCOUNT_ROLES:
-        raise ServiceError(_l("Choose attorney, staff or admin."))
-    email = normalize_email(email)
-    if find_user(email) is not None:
-        raise ServiceError(_l("An account with this email already exists."))
-    _new_invitation(actor, email, name, role, language)
-    db.session.commit()
-
-
-def find_invitation(token: str | None) -> Invitation | None:
-    """The invitation whose link carries ``token`` (used or not), or None."""
-    if not token:
-        return None
-    return db.session.scalar(select(Invitation).where(Invitation.token_hash == _token_hash(token)))
-
-
-def accept_invitation(invitation: Invitation, name: str, password: str) -> User:
-    """Create the account the invitation is for, with ``password``, and put
-    it in the invitation's case. Raises ``ServiceError`` if the link is no
-    longer usable, the account already exists, or the password is weak."""
-    if not invitation.is_usable(utcnow()):
-        raise ServiceError(_l("This invitation link has expired or was already used."))
-    if find_user(invitation.email) is not None:
-        raise ServiceError(_l("An account with this email already exists. Please sign in."))
-    problem = passwords.password_problem(password, [invitation.email, name])
-    if problem:
-        raise ServiceError(problem)
-    user = User(email=invitation.email, name=name.strip(), role=invitation.role,
-                language=invitation.language, password_hash=passwords.hash_password(password))
-    db.session.add(user)
-    if invitation.case is not None:
-        db.session.add(CaseMembership(case=invitation.case, user=user, role=invitation.case_role))
-    invitation.used_at = utcnow()
-    db.session.flush()
-    audit.record("invitation.accepted", actor=user, case=invitation.case, target=invitation.email)
-    db.session.commit()
-    return user
 
 
 # --- accounts --------------------------------------------------------------

@@ -9,7 +9,7 @@ from flask_login import current_user
 from portal.case_types import get_case_type
 from portal.cases import services
 from portal.cases.forms import InviteForm
-from portal.auth.services import InviteOutcome, invite_to_case
+from portal.cases.invitations import InviteOutcome, invite_to_case
 from portal.errors import ServiceError
 from portal.models.case import CaseRole, UrgencyFlag
 from portal.permissions import (can_manage_case, can_see_internal_notes, can_see_timeline,

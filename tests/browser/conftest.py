@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from portal import create_app
-from portal.embedded_s3 import free_port
+from portal.dev.embedded_s3 import free_port
 from portal.extensions import db
 from tests.browser import production, servers
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 from flask_migrate import upgrade
 
-from portal import ROOT, create_app, demo
-from portal.embedded_s3 import EmbeddedS3
+from portal import ROOT, create_app
+from portal.dev import demo
+from portal.dev.embedded_s3 import EmbeddedS3
 
 
 def _interrupt(signum, frame):
