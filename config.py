@@ -82,6 +82,20 @@ class Config:
     PASSWORD_RESET_LIMIT_PER_ADDRESS = env("PASSWORD_RESET_LIMIT_PER_ADDRESS", "10 per hour")
     PASSWORD_RESET_LIMIT_PER_EMAIL = env("PASSWORD_RESET_LIMIT_PER_EMAIL", "3 per hour")
 
+    # Background jobs (Huey): a Redis queue when PORTAL_REDIS_URL is set (consumers on
+    # several machines share it), else a SQLite queue file (one machine; default
+    # instance/jobs.sqlite). Immediate mode runs each job as it is enqueued (tests).
+    JOBS_QUEUE_NAME = env("JOBS_QUEUE_NAME", "portal")
+    JOBS_SQLITE_PATH = env("JOBS_SQLITE_PATH")
+    JOBS_IMMEDIATE = env_bool("JOBS_IMMEDIATE", False)
+    # Mail outbox: minutes to wait before each new attempt after a failure (the last
+    # value repeats), attempts before a message is 'failed', and how long a send may
+    # take before a message still 'sending' is taken as crashed ('unknown').
+    OUTBOX_RETRY_MINUTES = tuple(int(minutes) for minutes
+                                 in env("OUTBOX_RETRY_MINUTES", "1,5,15,60").split(","))
+    OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+    OUTBOX_LEASE_MINUTES = env_int("OUTBOX_LEASE_MINUTES", 10)
+
     # Accounts.
     INVITATION_TTL = timedelta(days=env_int("INVITATION_TTL_DAYS", 7))
     PASSWORD_RESET_TTL = timedelta(minutes=env_int("PASSWORD_RESET_TTL_MINUTES", 30))
@@ -110,7 +124,7 @@ class Config:
     # Names of the settings Production cannot start without.
     REQUIRED = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "MASTER_KEY", "S3_ENDPOINT_URL",
                 "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "S3_BUCKET",
-                "MAIL_SERVER", "BASE_URL")
+                "MAIL_SERVER", "BASE_URL", "REDIS_URL")
 
 
 class Development(Config):
@@ -129,6 +143,8 @@ class Testing(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     MAIL_USE_TLS = False
+    # Jobs run as they are enqueued; the real-consumer tests turn this off.
+    JOBS_IMMEDIATE = env_bool("JOBS_IMMEDIATE", True)
 
 
 class Production(Config):
@@ -167,6 +183,8 @@ def unsafe_settings(config: dict) -> list[str]:
         problems.append(f"PORTAL_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
     if config.get("DEBUG"):
         problems.append("debug mode (FLASK_DEBUG) can never be on in production")
+    if config.get("JOBS_IMMEDIATE"):
+        problems.append("PORTAL_JOBS_IMMEDIATE is for tests: production runs jobs on consumers")
     return problems
 
 

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.helpers import get_debug_flag
 
 import config as settings
-from portal import crypto, errors, i18n, notify, proxies, security, storage
+from portal import crypto, errors, i18n, jobs, notify, proxies, security, storage
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     storage.init_app(app)
     crypto.init_app(app)
     notify.init_app(app)
+    jobs.init_app(app)
     security.init_app(app)
     proxies.init_app(app)
     errors.init_app(app)

@@ -49,15 +49,15 @@ def rotate_key_command() -> None:
 @click.option("--grace-minutes", default=60, show_default=True,
               help="Leave objects and uploads younger than this alone (uploads in progress).")
 def reconcile_storage_command(repair: bool, grace_minutes: int) -> None:
-    """List objects without a version row, rows without an object, and
+    """List objects without a stored-object row, rows without an object, and
     unfinished multipart uploads; with --repair, resolve them."""
     from portal.evidence.reconcile import reconcile
 
     report = reconcile(repair=repair, grace=timedelta(minutes=grace_minutes))
     for obj in report.orphan_objects:
         click.echo(f"orphan object     {obj.key} ({obj.size} bytes)")
-    for version in report.missing_objects:
-        click.echo(f"missing object    {version.storage_key} (version {version.uuid})")
+    for missing in report.missing_objects:
+        click.echo(f"missing object    {missing.key} ({missing.purpose.value} {missing.uuid})")
     for upload in report.stale_uploads:
         click.echo(f"unfinished upload {upload.key} (started {upload.initiated:%Y-%m-%d %H:%M})")
     if report.clean:

@@ -16,7 +16,7 @@ import uuid
 from typing import BinaryIO
 
 import tink
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from tink import aead, cleartext_keyset_handle, secret_key_access, streaming_aead
@@ -138,6 +138,18 @@ class Crypto:
         row.updated_at = utcnow()
         db.session.commit()
         return new_key.key_id
+
+
+def seal(data: bytes, associated: bytes) -> bytes:
+    """Encrypt a small secret (an email's context) under the master key, bound
+    to ``associated`` (e.g. the row's UUID): it opens only with the same value."""
+    return current_app.extensions["crypto"]._master.encrypt(data, associated)
+
+
+def unseal(sealed: bytes, associated: bytes) -> bytes:
+    """Decrypt what ``seal`` made; raises ``CryptoError`` when it was altered
+    or sealed for another ``associated`` value."""
+    return current_app.extensions["crypto"]._master.decrypt(sealed, associated)
 
 
 def _keyset_proto(handle: tink.KeysetHandle):

@@ -34,7 +34,7 @@ class StorageError(Exception):
 
 
 @dataclass(frozen=True)
-class StoredObject:
+class ListedObject:
     """An object found by a listing."""
 
     key: str
@@ -119,10 +119,10 @@ class Storage:
         except BOTO_ERRORS as error:
             raise StorageError(str(error)) from error
 
-    def list_objects(self, prefix: str) -> Iterator[StoredObject]:
+    def list_objects(self, prefix: str) -> Iterator[ListedObject]:
         """Every object under ``prefix``. Raises ``StorageError``."""
         for item in self._listing("list_objects_v2", "Contents", prefix):
-            yield StoredObject(item["Key"], item["Size"], item["LastModified"])
+            yield ListedObject(item["Key"], item["Size"], item["LastModified"])
 
     def pending_uploads(self, prefix: str) -> Iterator[PendingUpload]:
         """Multipart uploads under ``prefix`` never completed or aborted."""

@@ -7,12 +7,13 @@ never decided.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from portal import create_app
+from portal import create_app, notify
 from portal.extensions import db
-from portal.models import DocumentVersion, Role
+from portal.models import DocumentVersion, OutboxMessage, OutboxState, Role
 from tests.conftest import PASSWORD, PortalClient
+from tests.jobs import queued_jobs
 from tests.uploads import PDF, upload
 
 ROLES = ("anonymous", "client", "sponsor", "attorney", "other_attorney", "staff", "admin")
@@ -70,6 +71,9 @@ EXPECTED = {
     ("admin.new_user", "POST"): outcome(default=403, admin=200),
     # For the case's client: the link is emailed and the admin sent back to the list.
     ("admin.send_password_reset", "POST"): outcome(default=403, admin=303),
+    ("admin.list_outbox", "GET"): outcome(default=403, admin=200),
+    # A failed email: sent again, and the admin sent back to the outbox page.
+    ("admin.retry_message", "POST"): outcome(default=403, admin=303),
 }
 
 URL_ARGS = {"token": "not-a-real-token"}
@@ -110,6 +114,11 @@ def world(app, make_user, make_case):
     uploader.submit("/login", {"email": people["client"].email, "password": PASSWORD})
     upload(uploader, f"/cases/{case.uuid}/documents", [("passport.pdf", [PDF])])
     version = db.session.scalar(select(DocumentVersion))
+    with queued_jobs(app):
+        notify.queue_added_to_case(people["client"].email, "en")
+        db.session.commit()
+    db.session.execute(update(OutboxMessage).values(state=OutboxState.FAILED))
+    db.session.commit()
     return people, case, version
 
 
@@ -125,7 +134,8 @@ def test_access_matrix(app, world, role):
         url = (rule.replace("<case_uuid>", str(case.uuid)).replace("<token>", URL_ARGS["token"])
                .replace("<document_uuid>", str(version.document.uuid))
                .replace("<version_uuid>", str(version.uuid))
-               .replace("<uuid:user_uuid>", str(people["client"].uuid)))
+               .replace("<uuid:user_uuid>", str(people["client"].uuid))
+               .replace("<uuid:message_uuid>", str(db.session.scalar(select(OutboxMessage.uuid)))))
         if method == "GET":
             response = client.get(url)
         else:

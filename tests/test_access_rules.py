@@ -2,7 +2,7 @@
 another case's address, denials that must leave a trace, and withdrawal of
 versions that are no longer available.
 
-Each test fails when the rule it names is removed from portal/permissions.py.
+Each test fails when the rule it names is removed from portal/cases/permissions.py and portal/evidence/permissions.py.
 """
 from __future__ import annotations
 

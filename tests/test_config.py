@@ -22,7 +22,8 @@ COMPLETE = {"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
             "MASTER_KEY": generate_master_key(),
             "S3_ENDPOINT_URL": "https://s3.example.org", "S3_ACCESS_KEY_ID": "a",
             "S3_SECRET_ACCESS_KEY": "b", "S3_BUCKET": "c", "MAIL_SERVER": "smtp.example.org",
-            "BASE_URL": "https://portal.example.org"}
+            "BASE_URL": "https://portal.example.org", "REDIS_URL": "redis://127.0.0.1:6379/15",
+            "JOBS_IMMEDIATE": False}
 
 
 def refusal(**changes) -> str:
@@ -64,6 +65,14 @@ def test_production_refuses_a_short_secret_key():
 @pytest.mark.parametrize("key", ["k", "bm90IGEga2V5c2V0", "{}"])
 def test_production_refuses_a_malformed_master_key(key):
     assert "PORTAL_MASTER_KEY is not a key" in refusal(MASTER_KEY=key)
+
+
+def test_production_never_runs_jobs_inside_requests():
+    assert "PORTAL_JOBS_IMMEDIATE is for tests" in refusal(JOBS_IMMEDIATE=True)
+
+
+def test_production_needs_redis():
+    assert "PORTAL_REDIS_URL" in refusal(REDIS_URL=None)
 
 
 def test_production_never_runs_in_debug_mode(monkeypatch):

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from sqlalchemy import func, select
 
-from portal.evidence.downloads import IntegrityFailure
+from portal.vault import IntegrityFailure
 from portal.extensions import db
 from portal.models import AuditEvent, Document, EncryptionKeyset, VersionStatus
 from tests.uploads import (EXE, HTML, JPEG, MP4, PDF, SVG, Interrupted, flashes, pattern, upload,
@@ -260,7 +260,22 @@ def test_sponsor_sees_only_their_own_uploads(app, client, login_as, people):
     assert denied.actor_id == people["sponsor"].id
     client.submit("/logout")
     login_as(people["client"])
-    assert ">tax-return.pdf</a>" in client.get(url(people["case"])).text  # the client sees all
+    page = client.get(url(people["case"])).text
+    assert ">medical.pdf</a>" in page and "tax-return.pdf" not in page
+    tax_url = f"/cases/{people['case'].uuid}/versions/{tax.uuid}/download"
+    assert client.get(tax_url).status_code == 404  # the sponsor's finances are not the client's
+    assert client.get(f"{url(people['case'])}/{tax.document.uuid}").status_code == 404
+
+
+def test_sponsor_sees_the_reference_but_not_the_case_title(client, login_as, people):
+    """The title often names a medical emergency: not the sponsor's business."""
+    case = people["case"]
+    login_as(people["sponsor"])
+    for page in (client.get("/").text, client.get(f"/cases/{case.uuid}").text):
+        assert case.title not in page and f"Case {case.reference}" in page
+    client.submit("/logout")
+    login_as(people["client"])
+    assert case.title in client.get(f"/cases/{case.uuid}").text
 
 
 def test_client_withdraws_own_upload_which_the_firm_keeps(client, login_as, people):

@@ -6,9 +6,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from portal.dev.embedded_s3 import free_port
 from portal.extensions import db
-from portal.models import CaseMembership, Invitation, User
+from portal.models import CaseMembership, Invitation, OutboxMessage, OutboxState, User
 from portal.models.types import utcnow
+from portal.outbox import services as outbox
 from tests.conftest import PASSWORD
 
 NEW_PASSWORD = "copper-kettle-winter-garden-3"
@@ -193,12 +195,21 @@ def test_broken_invite_form_shows_errors_and_sends_nothing(client, attorney_case
     assert mailbox.messages == [] and count(Invitation) == 0
 
 
-def test_mail_server_down_saves_no_invitation(app, client, attorney_case, mailbox):
-    app.config["MAIL_PORT"] = 1  # nothing listens there
+def test_mail_server_down_saves_the_invitation_and_mails_it_once_when_back(
+        app, client, attorney_case, mailbox, smtp_server):
+    app.config["MAIL_PORT"] = free_port()  # nothing listens there
     response = invite(client, attorney_case[1])
-    assert response.status_code == 200
-    assert "could not be sent" in response.text
-    assert count(Invitation) == 0
+    assert response.status_code == 302  # saved: the mail waits in the outbox
+    assert count(Invitation) == 1 and mailbox.messages == []
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.state is OutboxState.RETRY and "Connection refused" in message.last_error
+
+    app.config["MAIL_PORT"] = smtp_server.port
+    outbox.sweep(now=utcnow() + timedelta(minutes=2))  # its retry time has come
+    outbox.sweep(now=utcnow() + timedelta(minutes=20))  # nothing left to send
+    assert [m["To"] for m in mailbox.messages] == ["new.person@example.org"]
+    stranger = app.test_client()
+    assert stranger.get(invitation_link(mailbox)).status_code == 303
 
 
 def test_client_cannot_invite(app, make_user, make_case):

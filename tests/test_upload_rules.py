@@ -12,9 +12,9 @@ import time
 import pytest
 from sqlalchemy import func, select, text, update
 
-from portal.evidence.downloads import IntegrityFailure
 from portal.extensions import db
-from portal.models import AuditEvent, Document, DocumentVersion
+from portal.models import AuditEvent, Document, StoredObject
+from portal.vault import IntegrityFailure
 from tests.conftest import PASSWORD
 from tests.uploads import PDF, Interrupted, flashes, pattern, upload, versions
 
@@ -156,7 +156,7 @@ def test_two_uploads_at_the_same_time_cannot_overshoot_the_quota(app, people):
     assert len(messages) == 2 and sum(NO_ROOM in m for m in messages) == 1, messages
     (kept,) = versions()
     assert f"{kept.filename} was uploaded." in messages
-    total = db.session.scalar(select(func.sum(DocumentVersion.size)))
+    total = db.session.scalar(select(func.sum(StoredObject.size)))
     assert total <= 3 * MiB
     assert bucket(app) == ([kept.storage_key], [])  # the refused object was deleted
 
@@ -184,12 +184,12 @@ def test_download_not_matching_its_recorded_sha256_is_refused(app, people, caplo
     browser = signed_in(app, people["client"])
     upload(browser, documents_url(people["case"]), [("scan.pdf", pattern(size, head=PDF))])
     (version,) = versions()
-    db.session.execute(update(DocumentVersion).where(DocumentVersion.id == version.id)
+    db.session.execute(update(StoredObject).where(StoredObject.id == version.stored_object_id)
                        .values(sha256="0" * 64))
     db.session.commit()
     link = f"/cases/{people['case'].uuid}/versions/{version.uuid}/download"
 
-    with caplog.at_level(logging.ERROR, logger="portal.evidence.downloads"):
+    with caplog.at_level(logging.ERROR, logger="portal.vault"):
         response = browser.get(link)
         if response.status_code == 200:  # headers already sent: the stream must break
             received, error = received_bytes(response)

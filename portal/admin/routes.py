@@ -1,4 +1,4 @@
-"""Admin pages: list accounts, invite firm members, send reset links."""
+"""Admin pages: list accounts, invite firm members, send reset links, the mail outbox."""
 from __future__ import annotations
 
 import uuid
@@ -13,7 +13,8 @@ from portal.auth import reset
 from portal.cases.invitations import create_firm_account
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import Role, User
+from portal.models import OutboxMessage, Role, User
+from portal.outbox import services as outbox
 from portal.permissions import roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -59,3 +60,29 @@ def send_password_reset(user_uuid: uuid.UUID):
         flash(_("A link to choose a new password was sent to %(email)s.", email=user.email),
               "success")
     return redirect(url_for("admin.list_users"), code=303)
+
+
+@bp.route("/outbox")
+@roles_required(Role.ADMIN)
+def list_outbox():
+    """Emails not delivered yet: waiting, retrying, failed, or of unknown fate.
+    Recipients are shown (admins manage the accounts); bodies never are."""
+    return render_template("admin/outbox.html", messages=outbox.backlog(),
+                           counts=outbox.counts())
+
+
+@bp.route("/outbox/<uuid:message_uuid>/retry", methods=["POST"])
+@roles_required(Role.ADMIN)
+def retry_message(message_uuid: uuid.UUID):
+    """Send a failed or unknown email again."""
+    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.uuid == message_uuid))
+    if message is None:
+        abort(404)
+    try:
+        outbox.retry(current_user, message)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("The email to %(email)s will be sent again.", email=message.recipient),
+              "success")
+    return redirect(url_for("admin.list_outbox"), code=303)

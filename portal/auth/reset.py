@@ -16,8 +16,8 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from portal import audit, notify
-from portal.auth import passwords, sessions
+from portal import audit, jobs, notify
+from portal.auth import passwords, sessions, tasks
 from portal.auth.services import find_user, normalize_email
 from portal.errors import ServiceError
 from portal.extensions import db
@@ -43,7 +43,7 @@ def _void_open_links(user: User) -> None:
 
 def _issue_link(user: User, requested_by: User | None) -> str:
     """Void older links of ``user`` and store a new one; returns its URL.
-    The caller commits, then emails it with ``_email_link``."""
+    The caller queues it with ``_email_link`` and commits."""
     _void_open_links(user)
     token = secrets.token_urlsafe(32)  # 256 random bits
     db.session.add(PasswordReset(token_hash=_token_hash(token), user=user,
@@ -56,42 +56,39 @@ def _issue_link(user: User, requested_by: User | None) -> str:
 
 def _email_link(user: User, url: str, by_firm: bool) -> None:
     minutes = int(current_app.config["PASSWORD_RESET_TTL"].total_seconds() // 60)
-    notify.send_password_reset(user.email, user.language, url, minutes, by_firm)
+    notify.queue_password_reset(user.email, user.language, url, minutes, by_firm)
 
 
 def request_reset(email: str) -> None:
     """Someone asked for a reset link for ``email`` on the sign-in page.
 
     Only an active account gets a link. The request path does the same work
-    whatever the address (look it up, audit, commit), and the link is made
-    and emailed by ``email_new_link`` on a background thread once the answer
-    is out, so neither the answer nor its timing tells whether the address
-    has an account.
+    whatever the address (look it up, audit, enqueue one job, commit), and the
+    job (``email_new_link``) looks the address up again, makes the link and
+    queues the email, so neither the answer nor its timing tells whether the
+    address has an account.
     """
     email = normalize_email(email)
     user = find_user(email)
-    # Taken before the commit: reading it after would reload the row, a query
-    # that only known addresses would make.
-    user_id = user.id if user is not None and user.active else None
     audit.record("auth.password_reset_requested", actor=user, target=email[:100],
-                 sent=user_id is not None)
+                 sent=user is not None and user.active)
+    # One job for every request, known address or not: equal work here.
+    jobs.after_commit(db.session, tasks.email_reset_link, email)
     db.session.commit()
-    if user_id is not None:
-        notify.send_in_background(email_new_link, user_id)
 
 
-def email_new_link(user_id: int) -> None:
-    """Background job for ``request_reset``: make a new link for the account
-    (voiding older ones) and email it. Raises the mail errors of
-    ``notify.MAIL_ERRORS`` (the link then stays unsent; the person asks again)."""
+def email_new_link(email: str) -> None:
+    """The job of ``request_reset``: if ``email`` is an active account, make
+    a new link (voiding older ones) and queue its email, in one transaction."""
     # Locked, so two requests racing cannot leave two valid links.
-    user = db.session.get(User, user_id, with_for_update=True)
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email))
+                             .with_for_update())
     if user is None or not user.active:
         db.session.rollback()
         return
     url = _issue_link(user, None)
-    db.session.commit()
     _email_link(user, url, by_firm=False)
+    db.session.commit()
 
 
 def send_reset_link(actor: User, user: User) -> None:
@@ -99,8 +96,9 @@ def send_reset_link(actor: User, user: User) -> None:
     ``request_reset``). Admins may do this for any active account except
     admin accounts, which recover through the sign-in page themselves.
 
-    Raises ``ServiceError`` if ``actor`` is not an admin, ``user`` is an
-    admin or deactivated, or the email cannot be sent (then nothing is saved).
+    Raises ``ServiceError`` if ``actor`` is not an admin, or ``user`` is an
+    admin or deactivated. The email goes out through the outbox, written in
+    the same transaction as the link.
     """
     if actor.role is not Role.ADMIN:
         raise ServiceError(_l("You do not have permission to do that."))
@@ -110,14 +108,7 @@ def send_reset_link(actor: User, user: User) -> None:
         raise ServiceError(_l("This account is deactivated, so no link was sent."))
     url = _issue_link(user, actor)
     audit.record("auth.password_reset_requested", actor=actor, target=str(user.uuid), sent=True)
-    db.session.flush()
-    try:
-        # Sent while the admin waits: they are told at once if it failed.
-        _email_link(user, url, by_firm=True)
-    except notify.MAIL_ERRORS as error:
-        db.session.rollback()
-        raise ServiceError(_l("The email could not be sent, so no link was created. "
-                              "Please try again later.")) from error
+    _email_link(user, url, by_firm=True)
     db.session.commit()
 
 

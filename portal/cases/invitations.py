@@ -12,19 +12,19 @@ import enum
 import hashlib
 import secrets
 
-from flask import current_app, url_for
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from portal import audit, notify
 from portal.auth import passwords
 from portal.auth.services import find_user, normalize_email
+from portal.cases.permissions import can_manage_case
 from portal.errors import ServiceError
 from portal.extensions import db
 from portal.models import Case, CaseMembership, Invitation, Role, User
 from portal.models.case import CaseRole
 from portal.models.types import utcnow
-from portal.permissions import can_manage_case
 
 CASE_ROLE_TO_ACCOUNT_ROLE = {CaseRole.CLIENT: Role.CLIENT, CaseRole.SPONSOR: Role.SPONSOR}
 FIRM_ACCOUNT_ROLES = (Role.ATTORNEY, Role.STAFF, Role.ADMIN)
@@ -44,7 +44,7 @@ def _token_hash(token: str) -> str:
 def _new_invitation(actor: User, email: str, name: str, role: Role, language: str,
                     case: Case | None = None, case_role: CaseRole | None = None) -> str:
     """Create an invitation, void older open ones for the same email and case,
-    email the link; returns the token. The caller commits."""
+    and queue the email with its link; returns the token. The caller commits."""
     open_filter = [Invitation.email == email, Invitation.used_at.is_(None),
                    Invitation.voided_at.is_(None)]
     open_filter.append(Invitation.case_id == case.id if case else Invitation.case_id.is_(None))
@@ -57,14 +57,10 @@ def _new_invitation(actor: User, email: str, name: str, role: Role, language: st
     db.session.add(invitation)
     audit.record("invitation.created", actor=actor, case=case, target=email,
                  role=role.value, case_role=case_role.value if case_role else None)
-    db.session.flush()
-    path = url_for("auth.open_invitation", token=token)
-    try:
-        notify.send_invitation(email, language, notify.link(path), ttl.days)
-    except notify.MAIL_ERRORS as error:
-        db.session.rollback()
-        raise ServiceError(_l("The invitation email could not be sent, so nothing was saved. "
-                              "Please try again later.")) from error
+    # Built from the URL map, not url_for: services also run outside requests (jobs, CLI).
+    path = current_app.url_map.bind("").build("auth.open_invitation", {"token": token})
+    # Sent by a job once the invitation is committed; saved even while the mail server is down.
+    notify.queue_invitation(email, language, notify.link(path), ttl.days)
     return token
 
 
@@ -97,8 +93,8 @@ def invite_to_case(actor: User, case: Case, email: str, name: str, case_role: Ca
     db.session.add(CaseMembership(case=case, user=user, role=case_role))
     audit.record("case.member_added", actor=actor, case=case, target=str(user.uuid),
                  case_role=case_role.value)
+    notify.queue_added_to_case(user.email, user.language)
     db.session.commit()
-    notify.send_quietly(notify.send_added_to_case, user.email, user.language)
     return InviteOutcome.ADDED
 
 

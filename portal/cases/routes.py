@@ -10,10 +10,10 @@ from portal.case_types import get_case_type
 from portal.cases import services
 from portal.cases.forms import InviteForm
 from portal.cases.invitations import InviteOutcome, invite_to_case
+from portal.cases.permissions import (can_manage_case, can_see_internal_notes,
+                                      can_see_case_story, get_case_or_404, visible_members)
 from portal.errors import ServiceError
 from portal.models.case import CaseRole, UrgencyFlag
-from portal.permissions import (can_manage_case, can_see_internal_notes, can_see_timeline,
-                                get_case_or_404, visible_members)
 
 bp = Blueprint("cases", __name__)
 
@@ -36,7 +36,7 @@ def dashboard():
     template = "cases/firm_dashboard.html" if current_user.is_firm else "cases/my_cases.html"
     return render_template(template, cases=cases, sort=sort, flag=flag, flags=list(UrgencyFlag),
                            include_closed=include_closed, progress=services.progress,
-                           get_case_type=get_case_type)
+                           get_case_type=get_case_type, can_see_story=can_see_case_story)
 
 
 @bp.route("/cases/<case_uuid>")
@@ -48,7 +48,7 @@ def show_case(case_uuid: str):
                            stage=case_type.stage(case.stage), progress=services.progress(case),
                            can_manage=can_manage_case(current_user, case),
                            show_internal=can_see_internal_notes(current_user),
-                           show_timeline=can_see_timeline(current_user, case),
+                           show_story=can_see_case_story(current_user, case),
                            members=visible_members(current_user, case))
 
 

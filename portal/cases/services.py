@@ -10,7 +10,7 @@ from portal.case_types import get_case_type
 from portal.extensions import db
 from portal.models import Case, CaseFlag, User
 from portal.models.case import UrgencyFlag
-from portal.permissions import visible_cases
+from portal.cases.permissions import visible_cases
 
 SORTS = ("urgency", "stage", "reference", "opened")
 _FLAG_ORDER = list(UrgencyFlag)

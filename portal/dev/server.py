@@ -1,7 +1,9 @@
-"""``make run``: the embedded S3 server, migrations, demo data, then the app.
+"""``make run``: the embedded S3 server, migrations, demo data, a job
+consumer, then the app.
 
-Everything lives under ``instance/``; running it again reuses the data.
-Ctrl-C stops the app, then the S3 server.
+Everything lives under ``instance/`` (the job queue in ``instance/jobs.sqlite``);
+running it again reuses the data. Ctrl-C stops the app, the consumer, then
+the S3 server.
 """
 from __future__ import annotations
 
@@ -11,13 +13,31 @@ from pathlib import Path
 
 from flask_migrate import upgrade
 
-from portal import ROOT, create_app
+from portal import ROOT, create_app, jobs
+from portal.auth import tasks as _auth_tasks  # noqa: F401  (registers the jobs)
 from portal.dev import demo
 from portal.dev.embedded_s3 import EmbeddedS3
+from portal.outbox import tasks as _outbox_tasks  # noqa: F401
 
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def start_consumer(app):
+    """Run a Huey consumer for ``app`` on threads of this process (two
+    workers, periodic jobs on), as ``huey_consumer portal.worker.huey`` does
+    in production."""
+    jobs.serve(app)
+    with app.app_context():
+        consumer = jobs.huey.create_consumer(workers=2, worker_type="thread", periodic=True,
+                                             shutdown_timeout=15)
+        consumer.start()
+    # start() takes over SIGINT/SIGTERM for its own run loop, which is not used
+    # here: give them back, so Ctrl-C still stops everything.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    return consumer
 
 
 def main() -> None:
@@ -29,6 +49,7 @@ def main() -> None:
     s3 = EmbeddedS3(instance / "s3", bucket=os.environ.get("PORTAL_S3_BUCKET", "portal-evidence"))
     print(f"Starting the embedded S3 server (SeaweedFS) on {s3.endpoint_url} ...", flush=True)
     s3.start()
+    consumer = None
     try:
         app = create_app("development", {**s3.app_config(),
                                          "BASE_URL": f"http://127.0.0.1:{port}"})
@@ -36,11 +57,16 @@ def main() -> None:
             upgrade()
             demo.seed()
             demo.print_logins(print)
+        print("Starting a job consumer (mail is sent by it) ...", flush=True)
+        consumer = start_consumer(app)
         print(f"\nThe portal is at http://127.0.0.1:{port}  (Ctrl-C stops it)\n", flush=True)
         app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
     except KeyboardInterrupt:
         pass
     finally:
+        if consumer is not None:
+            print("Stopping the job consumer ...", flush=True)
+            consumer.stop(graceful=True)
         print("Stopping the embedded S3 server ...", flush=True)
         s3.stop()
 

@@ -1,10 +1,11 @@
-"""Finding and repairing disagreements between the bucket and the database.
+"""Finding and repairing disagreements between the bucket and the
+``stored_objects`` table.
 
-Three kinds: an object with no version row (an upload whose row was never
-written, or a purge the store did not carry out), a row whose object is
-missing, and a multipart upload never completed nor aborted. Objects and
-uploads younger than the grace period are left alone: they may belong to an
-upload in progress.
+Three kinds: an object with no stored-object row expecting it (an upload
+whose rows were never written, or a purge the store did not carry out), a row
+whose object is missing, and a multipart upload never completed nor aborted.
+Objects and uploads younger than the grace period are left alone: they may
+belong to an upload in progress.
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from sqlalchemy import select
 
 from portal import audit
 from portal.extensions import db
-from portal.models import DocumentVersion, VersionStatus
+from portal.models import DocumentVersion, ObjectState, Purpose, StoredObject, VersionStatus
 from portal.models.types import utcnow
-from portal.storage import PendingUpload, StoredObject
+from portal.storage import PendingUpload
+from portal.storage import ListedObject
 
 PREFIX = "cases/"
 
@@ -27,8 +29,8 @@ PREFIX = "cases/"
 class Report:
     """What reconcile found (and, with ``repair``, fixed)."""
 
-    orphan_objects: list[StoredObject] = field(default_factory=list)
-    missing_objects: list[DocumentVersion] = field(default_factory=list)
+    orphan_objects: list[ListedObject] = field(default_factory=list)
+    missing_objects: list[StoredObject] = field(default_factory=list)
     stale_uploads: list[PendingUpload] = field(default_factory=list)
     repaired: bool = False
 
@@ -38,19 +40,21 @@ class Report:
 
 
 def reconcile(repair: bool = False, grace: timedelta = timedelta(hours=1)) -> Report:
-    """Compare the bucket with the version rows; with ``repair``, delete orphan
-    objects, abort stale uploads and mark rows without object as missing.
-    Raises ``StorageError`` when the store does not answer."""
+    """Compare the bucket with the stored-object rows; with ``repair``, delete
+    orphan objects, abort stale uploads and mark rows without object (and
+    what owns them) as missing. Raises ``StorageError`` when the store does
+    not answer."""
     storage = current_app.extensions["storage"]
     cutoff = utcnow() - grace
-    rows = {v.storage_key: v for v in db.session.scalars(select(DocumentVersion))}
-    kept = {key for key, v in rows.items() if v.status is not VersionStatus.PURGED}
+    rows = {o.key: o for o in db.session.scalars(select(StoredObject))}
+    # A missing object that turns up again is no orphan: only a deleted one is.
+    kept = {key for key, o in rows.items() if o.state is not ObjectState.DELETED}
     objects = list(storage.list_objects(PREFIX))
     stored = {o.key for o in objects}
     report = Report(
         orphan_objects=[o for o in objects if o.key not in kept and o.last_modified < cutoff],
-        missing_objects=[v for key, v in rows.items()
-                         if v.has_object and key not in stored and v.uploaded_at < cutoff],
+        missing_objects=[o for key, o in rows.items()
+                         if o.in_store and key not in stored and o.stored_at < cutoff],
         stale_uploads=[u for u in storage.pending_uploads(PREFIX) if u.initiated < cutoff],
     )
     if repair and not report.clean:
@@ -58,12 +62,23 @@ def reconcile(repair: bool = False, grace: timedelta = timedelta(hours=1)) -> Re
             storage.delete(obj.key)
         for upload in report.stale_uploads:
             storage.abort_upload(upload.key, upload.upload_id)
-        for version in report.missing_objects:
-            version.status, version.status_changed_at = VersionStatus.MISSING, utcnow()
-            audit.record("document.object_missing", case=version.document.case,
-                         target=str(version.uuid))
+        for missing in report.missing_objects:
+            missing.state = ObjectState.MISSING
+            _mark_owner_missing(missing)
         audit.record("storage.reconciled", orphans=len(report.orphan_objects),
                      missing=len(report.missing_objects), stale=len(report.stale_uploads))
         db.session.commit()
         report.repaired = True
     return report
+
+
+def _mark_owner_missing(missing: StoredObject) -> None:
+    """Tell the row that owns a missing object, so the pages say so."""
+    if missing.purpose is Purpose.DOCUMENT_VERSION:
+        version = db.session.scalar(select(DocumentVersion).where(
+            DocumentVersion.stored_object_id == missing.id))
+        if version is not None:
+            version.status, version.status_changed_at = VersionStatus.MISSING, utcnow()
+            audit.record("document.object_missing", case=missing.case, target=str(version.uuid))
+            return
+    audit.record("storage.object_missing", case=missing.case, target=str(missing.uuid))

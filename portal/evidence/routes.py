@@ -17,8 +17,9 @@ from portal.evidence import downloads, multipart, services
 from portal.evidence.files import ALLOWED_TYPES, EXTENSIONS, content_disposition
 from portal.evidence.forms import PurgeForm, WithdrawForm
 from portal.extensions import csrf
-from portal.permissions import (can_purge, can_withdraw, get_case_or_404, get_document_or_404,
-                                get_version_or_404, visible_documents, visible_versions)
+from portal.cases.permissions import get_case_or_404
+from portal.evidence.permissions import (can_purge, can_withdraw, get_document_or_404,
+                                         get_version_or_404, visible_documents, visible_versions)
 from portal.storage import StorageError
 
 bp = Blueprint("evidence", __name__)

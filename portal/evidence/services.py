@@ -1,13 +1,12 @@
 """Evidence rules: storing uploads, withdrawal and purge (downloads: downloads.py).
 
-An upload streams through: the type check on its first bytes, SHA-256 of the
-plaintext, Tink encryption, and an S3 multipart upload; the database row is
-written only after the object is complete, so no version is ever shown
-without its object. Memory stays bounded by the S3 part size.
+An upload streams through the type check on its first bytes into the vault
+(SHA-256, encryption, S3 multipart upload); the version row and its stored
+object's row are written only after the object is complete, so no version is
+ever shown without its object.
 """
 from __future__ import annotations
 
-import hashlib
 import itertools
 import logging
 import uuid
@@ -20,14 +19,15 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from portal import audit
+from portal import audit, vault
 from portal.errors import ServiceError
 from portal.evidence.files import SNIFF_BYTES, detect_type, safe_filename
 from portal.evidence.multipart import BadBody, FilePart
+from portal.evidence.permissions import can_purge, can_withdraw
 from portal.extensions import db
-from portal.models import Case, Document, DocumentVersion, User, VersionStatus
+from portal.models import (Case, Document, DocumentVersion, ObjectState, Purpose, StoredObject,
+                           User, VersionStatus)
 from portal.models.types import utcnow
-from portal.permissions import can_purge, can_withdraw
 from portal.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -81,10 +81,10 @@ class Limits:
 
 
 def limits(case: Case) -> Limits:
-    """The per-file limit and the case's quota (purged files do not count)."""
+    """The per-file limit and the case's quota (deleted objects do not count)."""
     used = db.session.scalar(
-        select(func.coalesce(func.sum(DocumentVersion.size), 0)).join(Document)
-        .where(Document.case_id == case.id, DocumentVersion.status != VersionStatus.PURGED))
+        select(func.coalesce(func.sum(StoredObject.size), 0))
+        .where(StoredObject.case_id == case.id, StoredObject.state != ObjectState.DELETED))
     cfg = current_app.config
     return Limits(cfg["UPLOAD_MAX_FILE_BYTES"], cfg["CASE_QUOTA_BYTES"], int(used))
 
@@ -97,14 +97,18 @@ def _no_room(left: int):
               "Please contact your attorney.", left=format_size(left))
 
 
-def storage_key(case: Case, version_uuid: uuid.UUID) -> str:
-    """The generated object key; never derived from anything the user typed."""
-    return f"cases/{case.uuid}/{version_uuid}"
-
-
 class _Refused(Exception):
     def __init__(self, message):
         self.message = message
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a file came from: the form submission and its position in the
+    form, so that a resubmitted form is recorded once."""
+
+    submission_id: uuid.UUID | None
+    part_index: int
 
 
 def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
@@ -137,7 +141,8 @@ def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
                 continue
             considered += 1
             current = part
-            result = _store_file(actor, case, part, submission_id, index, document, remaining)
+            result = _store_file(actor, case, part, origin=_Origin(submission_id, index),
+                                 document=document, room=remaining)
             current = None
             report.results.append(result)
             if result.version is not None:
@@ -154,10 +159,11 @@ def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
     return report
 
 
-def _already_received(submission_id: uuid.UUID | None, index: int) -> bool:
-    return submission_id is not None and db.session.scalar(
-        select(DocumentVersion.id).where(DocumentVersion.submission_id == submission_id,
-                                         DocumentVersion.part_index == index)) is not None
+def _already_received(origin: _Origin) -> bool:
+    return origin.submission_id is not None and db.session.scalar(
+        select(DocumentVersion.id).where(DocumentVersion.submission_id == origin.submission_id,
+                                         DocumentVersion.part_index == origin.part_index)
+    ) is not None
 
 
 def _read_head(chunks: Iterator[bytes]) -> bytes:
@@ -169,9 +175,11 @@ def _read_head(chunks: Iterator[bytes]) -> bytes:
     return bytes(head)
 
 
-def _store_file(actor, case, part, submission_id, index, document, remaining) -> UploadResult:
+def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
+                document: Document | None, room: int) -> UploadResult:
+    """Check one file's type, store it in the vault and record it."""
     name = safe_filename(part.filename)
-    if _already_received(submission_id, index):
+    if _already_received(origin):
         part.drain()
         return UploadResult(name, duplicate=True)
     chunks = part.chunks()
@@ -184,97 +192,69 @@ def _store_file(actor, case, part, submission_id, index, document, remaining) ->
             raise _Refused(_l("This kind of file is not accepted. Please send a PDF, a photo "
                               "(JPEG, PNG, HEIC, TIFF, WebP), a Word document (DOCX) or a video "
                               "(MP4, MOV)."))
-        version_uuid = uuid.uuid4()
-        key = storage_key(case, version_uuid)
         # Hold no database transaction open while the file streams in: a
         # client on a slow line can take many minutes.
         db.session.commit()
-        size, digest = _encrypt_to_store(key, version_uuid, itertools.chain([head], chunks),
-                                         remaining)
+        stored = vault.put(itertools.chain([head], chunks), case=case, stored_by=actor,
+                           purpose=Purpose.DOCUMENT_VERSION, content_type=content_type,
+                           max_size=current_app.config["UPLOAD_MAX_FILE_BYTES"], room=room)
     except _Refused as refused:
         part.drain()
         return UploadResult(name, error=refused.message)
+    except vault.TooLarge as refused:
+        part.drain()
+        return UploadResult(name, error=_l("This file is larger than the limit of %(limit)s.",
+                                           limit=format_size(refused.limit)))
+    except vault.NoRoom as refused:
+        part.drain()
+        return UploadResult(name, error=_no_room(refused.room))
     except StorageError as error:
         log.error("storage failed during upload to case %s: %s", case.uuid, error)
         return UploadResult(name, error=STORAGE_DOWN)
-    return _record(actor, case, document, name, content_type, size, digest, key, version_uuid,
-                   submission_id, index)
+    return _record(actor, case, stored, document=document, filename=name, origin=origin)
 
 
-def _encrypt_to_store(key: str, version_uuid: uuid.UUID, data: Iterator[bytes],
-                      remaining: int) -> tuple[int, str]:
-    """Stream ``data`` through SHA-256 and encryption into ``key``.
-    Raises ``_Refused`` when a limit is passed, ``StorageError`` when S3 fails;
-    either way the multipart upload is aborted."""
-    cfg = current_app.config
-    writer = current_app.extensions["storage"].writer(key, cfg["UPLOAD_PART_BYTES"])
-    digest, size = hashlib.sha256(), 0
-    try:
-        encrypting = current_app.extensions["crypto"].encrypting_stream(writer, version_uuid)
-        for chunk in data:
-            size += len(chunk)
-            if size > cfg["UPLOAD_MAX_FILE_BYTES"]:
-                raise _Refused(_l("This file is larger than the limit of %(limit)s.",
-                                  limit=format_size(cfg["UPLOAD_MAX_FILE_BYTES"])))
-            if size > remaining:
-                raise _Refused(_no_room(remaining))
-            digest.update(chunk)
-            encrypting.write(chunk)
-            writer.upload_ready_parts()
-        encrypting.close()
-        writer.complete()
-    except BaseException:
-        writer.abort()
-        raise
-    return size, digest.hexdigest()
-
-
-def _record(actor, case, document, name, content_type, size, digest, key, version_uuid,
-            submission_id, index) -> UploadResult:
-    """Write the version row (and a new document) for a stored object,
-    unless uploads that finished meanwhile have used up the case's quota."""
+def _record(actor: User, case: Case, stored: StoredObject, *, document: Document | None,
+            filename: str, origin: _Origin) -> UploadResult:
+    """Write the stored object's row, its version (same UUID) and, without
+    ``document``, a new document, unless uploads that finished meanwhile have
+    used up the case's quota. Deletes the object when no row is written."""
     try:
         # Each upload checked the quota against what was stored when it began;
         # with the case row locked, two parallel ones cannot both squeeze in.
         db.session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
         case_limits = limits(case)
-        if size > case_limits.remaining:
+        if stored.size > case_limits.remaining:
             db.session.rollback()
-            _delete_quietly(key)
-            return UploadResult(name, error=_no_room(case_limits.remaining))
+            vault.delete(stored)
+            return UploadResult(filename, error=_no_room(case_limits.remaining))
         if document is None:
             document = Document(case=case, created_by=actor)
             db.session.add(document)
             number = 1
         else:
-            number = 1 + (db.session.scalar(select(func.max(DocumentVersion.number))
-                                             .where(DocumentVersion.document_id == document.id)) or 0)
-        version = DocumentVersion(uuid=version_uuid, document=document, number=number,
-                                  uploaded_by=actor, filename=name, content_type=content_type,
-                                  size=size, sha256=digest, storage_key=key,
-                                  submission_id=submission_id, part_index=index)
+            latest = db.session.scalar(select(func.max(DocumentVersion.number))
+                                       .where(DocumentVersion.document_id == document.id))
+            number = 1 + (latest or 0)
+        version = DocumentVersion(uuid=stored.uuid, document=document, number=number,
+                                  uploaded_by=actor, filename=filename, stored_object=stored,
+                                  submission_id=origin.submission_id,
+                                  part_index=origin.part_index)
         db.session.add(version)
         db.session.flush()
-        audit.record("document.uploaded", actor=actor, case=case, target=str(version_uuid),
-                     size=size, content_type=content_type)
+        audit.record("document.uploaded", actor=actor, case=case, target=str(version.uuid),
+                     size=stored.size, content_type=stored.content_type)
         db.session.commit()
     except IntegrityError:
         # The same form arrived twice at once and the other request won.
         db.session.rollback()
-        _delete_quietly(key)
-        return UploadResult(name, duplicate=True)
+        vault.delete(stored)
+        return UploadResult(filename, duplicate=True)
     except SQLAlchemyError:
         db.session.rollback()
-        _delete_quietly(key)
+        vault.delete(stored)
         raise
-    return UploadResult(name, version=version)
-
-
-def _delete_quietly(key: str) -> None:
-    try:
-        current_app.extensions["storage"].delete(key)
-    except StorageError as error:  # reconcile removes it later
-        log.error("could not delete %s after a failed upload: %s", key, error)
+    return UploadResult(filename, version=version)
 
 
 def format_size(size: int) -> str:
@@ -312,12 +292,8 @@ def purge(actor: User, case: Case, version: DocumentVersion, reason: str) -> boo
     version.status = VersionStatus.PURGED
     version.status_changed_at, version.status_changed_by = utcnow(), actor
     version.status_reason = reason.strip()
+    version.stored_object.state = ObjectState.DELETED
     audit.record("document.purged", actor=actor, case=case, target=str(version.uuid),
                  reason=reason.strip())
     db.session.commit()
-    try:
-        current_app.extensions["storage"].delete(version.storage_key)
-    except StorageError as error:
-        log.error("purge of %s left its object for reconcile: %s", version.uuid, error)
-        return False
-    return True
+    return vault.delete(version.stored_object)

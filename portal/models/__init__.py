@@ -3,9 +3,12 @@ from portal.models.audit import AuditEvent
 from portal.models.case import Case, CaseFlag, CaseMembership, TimelineEvent
 from portal.models.evidence import Document, DocumentVersion, EncryptionKeyset, VersionStatus
 from portal.models.invitation import Invitation
+from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.password_reset import PasswordReset
+from portal.models.stored_object import ObjectState, Purpose, StoredObject
 from portal.models.user import Role, User, UserSession
 
 __all__ = ["AuditEvent", "Case", "CaseFlag", "CaseMembership", "Document", "DocumentVersion",
-           "EncryptionKeyset", "Invitation", "PasswordReset", "Role", "TimelineEvent", "User",
+           "EncryptionKeyset", "Invitation", "ObjectState", "OutboxMessage", "OutboxState",
+           "PasswordReset", "Purpose", "Role", "StoredObject", "TimelineEvent", "User",
            "UserSession", "VersionStatus"]

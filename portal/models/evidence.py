@@ -5,11 +5,12 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.case import Case
+from portal.models.stored_object import StoredObject
 from portal.models.types import UTCDateTime, public_id, utcnow
 from portal.models.user import User
 
@@ -20,8 +21,8 @@ class VersionStatus(str, enum.Enum):
 
     AVAILABLE = "available"
     WITHDRAWN = "withdrawn"  # by its uploader; kept for the firm
-    PURGED = "purged"  # object deleted by an admin; the row stays as the record
-    MISSING = "missing"  # reconcile found no object behind the row
+    PURGED = "purged"  # by an admin, with a reason; its stored object is deleted
+    MISSING = "missing"  # reconcile found no object behind its stored object
 
 
 class Document(db.Model):
@@ -43,9 +44,9 @@ class Document(db.Model):
 
 
 class DocumentVersion(db.Model):
-    """One uploaded file, never changed after it is written. The object key is
-    generated (``cases/<case_uuid>/<version_uuid>``); the user's file name is
-    kept only here."""
+    """One uploaded file, never changed after it is written. Its content is a
+    stored object (same UUID, key ``cases/<case_uuid>/<version_uuid>``); the
+    user's file name is kept only here."""
 
     __tablename__ = "document_versions"
     __table_args__ = (UniqueConstraint("document_id", "number"),
@@ -58,10 +59,7 @@ class DocumentVersion(db.Model):
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     filename: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(BigInteger)  # plaintext bytes
-    sha256: Mapped[str] = mapped_column(String(64))  # of the plaintext
-    storage_key: Mapped[str] = mapped_column(String(200), unique=True)
+    stored_object_id: Mapped[int] = mapped_column(ForeignKey("stored_objects.id"), unique=True)
     # The form submission and file position it came from: a resubmitted form is recorded once.
     submission_id: Mapped[uuid.UUID | None]
     part_index: Mapped[int | None]
@@ -76,12 +74,37 @@ class DocumentVersion(db.Model):
     document: Mapped[Document] = relationship(back_populates="versions")
     uploaded_by: Mapped[User] = relationship(foreign_keys=[uploaded_by_id])
     status_changed_by: Mapped[User | None] = relationship(foreign_keys=[status_changed_by_id])
+    # Joined: every page that lists versions shows their size and type.
+    stored_object: Mapped[StoredObject] = relationship(lazy="joined")
 
     @property
-    def has_object(self) -> bool:
-        """Whether an encrypted object should stand behind this row (it can
-        be downloaded; reconcile checks it is there)."""
-        return self.status in (VersionStatus.AVAILABLE, VersionStatus.WITHDRAWN)
+    def downloadable(self) -> bool:
+        """Whether the file can be downloaded (by whoever may see the version):
+        the one rule for download links and downloads. Its object must be in
+        the store (what reconcile checks); a purged or missing version's never
+        is, as both are written in one commit. A scanning state joins here."""
+        return self.stored_object.in_store
+
+    # Read-only views of the stored object, for pages and download headers.
+    @property
+    def size(self) -> int:
+        """Plaintext bytes."""
+        return self.stored_object.size
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the plaintext."""
+        return self.stored_object.sha256
+
+    @property
+    def content_type(self) -> str:
+        """The type detected from the content at upload."""
+        return self.stored_object.content_type
+
+    @property
+    def storage_key(self) -> str:
+        """The object's key in the bucket."""
+        return self.stored_object.key
 
 
 class EncryptionKeyset(db.Model):

@@ -20,7 +20,10 @@ def settings(database_url: str, s3_server, smtp_server, base_url: str) -> dict:
     return {"SECRET_KEY": secrets.token_urlsafe(48), "SQLALCHEMY_DATABASE_URI": database_url,
             "MASTER_KEY": generate_master_key(), **s3_server.app_config(),
             "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
-            "BASE_URL": base_url, "TRUSTED_PROXIES": "127.0.0.2"}
+            "BASE_URL": base_url, "TRUSTED_PROXIES": "127.0.0.2",
+            # The machine's Redis (CI has one), with a queue name of this run's own.
+            "REDIS_URL": os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "JOBS_QUEUE_NAME": f"portal-browser-{secrets.token_hex(4)}"}
 
 
 def environment(values: dict) -> dict[str, str]:
