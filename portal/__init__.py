@@ -104,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.cases.routes import bp as cases_bp
     from portal.evidence.routes import bp as evidence_bp
     from portal.health import bp as health_bp
+    from portal.requests.routes import bp as requests_bp
 
-    for blueprint in (auth_bp, cases_bp, evidence_bp, admin_bp, health_bp):
+    for blueprint in (auth_bp, cases_bp, evidence_bp, requests_bp, admin_bp, health_bp):
         app.register_blueprint(blueprint)

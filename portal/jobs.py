@@ -14,6 +14,7 @@ runs for a change that was rolled back.
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -111,10 +112,17 @@ def init_app(app: Flask) -> None:
     app.extensions["jobs"] = _queue(app)
 
 
+# Every feature's tasks module: a consumer must import them all to know their jobs.
+TASK_MODULES = ("portal.auth.tasks", "portal.outbox.tasks")
+
+
 def serve(app: Flask) -> None:
-    """Make ``app`` the one a consumer in this process runs jobs for."""
+    """Make ``app`` the one a consumer in this process runs jobs for, and
+    register every feature's jobs (``TASK_MODULES``)."""
     global _served
     _served = app
+    for module in TASK_MODULES:
+        importlib.import_module(module)
 
 
 def _in_app_context(func):

@@ -24,6 +24,9 @@ SUBJECTS = {
     "invitation": _l("Your invitation to the secure client portal"),
     "added_to_case": _l("Something new is waiting in your portal"),
     "password_reset": _l("Choose a new password for the secure client portal"),
+    "request_new": _l("Something new is waiting in your portal"),
+    "request_returned": _l("Something new is waiting in your portal"),
+    "request_submitted": _l("Something new is waiting in your portal"),
 }
 
 
@@ -89,3 +92,24 @@ def queue_password_reset(email: str, language: str, url: str, minutes: int,
     transaction)."""
     outbox.queue(email, language, "password_reset",
                  {"url": url, "minutes": minutes, "by_firm": by_firm})
+
+
+# Notices of document requests: like every message, they say only that
+# something waits (never the request's title, a file name or the case).
+
+def queue_request_new(email: str, language: str, url: str) -> None:
+    """Tell a client or sponsor that a document is asked of them (queued in
+    the caller's transaction)."""
+    outbox.queue(email, language, "request_new", {"url": url})
+
+
+def queue_request_returned(email: str, language: str, url: str) -> None:
+    """Tell a client or sponsor that a request needs a new upload (rejected
+    or re-opened; queued in the caller's transaction)."""
+    outbox.queue(email, language, "request_returned", {"url": url})
+
+
+def queue_request_submitted(email: str, language: str, url: str) -> None:
+    """Tell a member of the attorney team that an upload waits for review
+    (queued in the caller's transaction)."""
+    outbox.queue(email, language, "request_submitted", {"url": url})

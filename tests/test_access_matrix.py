@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from portal import create_app, notify
+from portal.requests import services as requests
 from portal.extensions import db
 from portal.models import DocumentVersion, OutboxMessage, OutboxState, Role
 from tests.conftest import PASSWORD, PortalClient
@@ -66,6 +67,16 @@ EXPECTED = {
     ("evidence.purge_version", "POST"): outcome(default=403, client=404, sponsor=404,
                                                 other_attorney=404,
                                                 admin=303),  # no reason given: nothing purged
+    # The request is addressed to the client; the firm reviews, the client answers, the
+    # sponsor may not see it. An empty form: re-shown on the case page with a message.
+    ("requests.create_request", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                                 other_attorney=404, staff=303, admin=303),
+    # Posted without a multipart body: refused once the request is found and the
+    # poster may answer it; the firm does not upload in the person's name.
+    ("requests.upload_to_request", "POST"): outcome(default=403, client=400, sponsor=404,
+                                                    other_attorney=404),
+    ("requests.decide_request", "POST"): outcome(client=403, sponsor=404, attorney=303,
+                                                 other_attorney=404, staff=303, admin=303),
     ("admin.list_users", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "POST"): outcome(default=403, admin=200),
@@ -117,14 +128,17 @@ def world(app, make_user, make_case):
     with queued_jobs(app):
         notify.queue_added_to_case(people["client"].email, "en")
         db.session.commit()
+        request = requests.create_request(people["attorney"], case, addressee=people["client"],
+                                          title="Passport", instructions="", due_on=None,
+                                          required=True)
     db.session.execute(update(OutboxMessage).values(state=OutboxState.FAILED))
     db.session.commit()
-    return people, case, version
+    return people, case, version, request
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_access_matrix(app, world, role):
-    people, case, version = world
+    people, case, version, request = world
     client: PortalClient = app.test_client()
     if role != "anonymous":
         client.submit("/login", {"email": people[role].email,
@@ -134,6 +148,7 @@ def test_access_matrix(app, world, role):
         url = (rule.replace("<case_uuid>", str(case.uuid)).replace("<token>", URL_ARGS["token"])
                .replace("<document_uuid>", str(version.document.uuid))
                .replace("<version_uuid>", str(version.uuid))
+               .replace("<request_uuid>", str(request.uuid))
                .replace("<uuid:user_uuid>", str(people["client"].uuid))
                .replace("<uuid:message_uuid>", str(db.session.scalar(select(OutboxMessage.uuid)))))
         if method == "GET":

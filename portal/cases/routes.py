@@ -14,6 +14,7 @@ from portal.cases.permissions import (can_manage_case, can_see_internal_notes,
                                       can_see_case_story, get_case_or_404, visible_members)
 from portal.errors import ServiceError
 from portal.models.case import CaseRole, UrgencyFlag
+from portal.requests.routes import case_panel
 
 bp = Blueprint("cases", __name__)
 
@@ -49,7 +50,8 @@ def show_case(case_uuid: str):
                            can_manage=can_manage_case(current_user, case),
                            show_internal=can_see_internal_notes(current_user),
                            show_story=can_see_case_story(current_user, case),
-                           members=visible_members(current_user, case))
+                           members=visible_members(current_user, case),
+                           **case_panel(current_user, case))
 
 
 @bp.route("/cases/<case_uuid>/invite", methods=["GET", "POST"])

@@ -14,10 +14,8 @@ from pathlib import Path
 from flask_migrate import upgrade
 
 from portal import ROOT, create_app, jobs
-from portal.auth import tasks as _auth_tasks  # noqa: F401  (registers the jobs)
 from portal.dev import demo
 from portal.dev.embedded_s3 import EmbeddedS3
-from portal.outbox import tasks as _outbox_tasks  # noqa: F401
 
 
 def _interrupt(signum, frame):

@@ -32,8 +32,9 @@ def type_label(content_type: str) -> str:
     return ALLOWED_TYPES.get(content_type, content_type)
 
 
-def _upload_form_context(case) -> dict:
-    # A fresh submission id per rendered form: a resubmitted form is stored once.
+def upload_form_context(case) -> dict:
+    """What the upload form shows: limits, accepted types and a fresh
+    submission id (a resubmitted form is stored once)."""
     return {"limits": services.limits(case), "submission_id": uuid.uuid4(),
             "types": list(dict.fromkeys(ALLOWED_TYPES.values())),
             "extensions": list(dict.fromkeys(f".{ext}" for spellings in EXTENSIONS.values()
@@ -46,7 +47,7 @@ def list_documents(case_uuid: str):
     case = get_case_or_404(case_uuid, current_user)
     return render_template("evidence/documents.html", case=case,
                            documents=visible_documents(current_user, case),
-                           **_upload_form_context(case))
+                           **upload_form_context(case))
 
 
 @bp.route("/cases/<case_uuid>/documents/<document_uuid>")
@@ -58,7 +59,7 @@ def show_document(case_uuid: str, document_uuid: str):
                            versions=visible_versions(current_user, case, document),
                            can_withdraw=can_withdraw, can_purge=can_purge(current_user),
                            withdraw_form=WithdrawForm(), purge_form=PurgeForm(),
-                           **_upload_form_context(case))
+                           **upload_form_context(case))
 
 
 @bp.route("/cases/<case_uuid>/documents", methods=["POST"])
@@ -66,7 +67,7 @@ def show_document(case_uuid: str, document_uuid: str):
 def upload_documents(case_uuid: str):
     """Store each file of the form as a new document."""
     case = get_case_or_404(case_uuid, current_user)
-    return _receive(case, None) or \
+    return receive_upload(case, None) or \
         redirect(url_for("evidence.list_documents", case_uuid=case.uuid), code=303)
 
 
@@ -77,7 +78,7 @@ def upload_version(case_uuid: str, document_uuid: str):
     a wrong file keeps the old one)."""
     case = get_case_or_404(case_uuid, current_user)
     document = get_document_or_404(case, document_uuid, current_user)
-    return _receive(case, document) or \
+    return receive_upload(case, document) or \
         redirect(url_for("evidence.show_document", case_uuid=case.uuid,
                          document_uuid=document.uuid), code=303)
 
@@ -86,8 +87,9 @@ UNREADABLE = _l("The upload could not be read to the end: it broke off or was da
                 "way. Any file not listed as uploaded was not saved; please try again.")
 
 
-def _receive(case, document):
-    """Store the streamed form's files and flash what became of each.
+def receive_upload(case, document, document_request=None):
+    """Store the streamed form's files (as versions of ``document``, or as
+    answers to ``document_request``) and flash what became of each.
     Returns an error page when the body was no well-formed form, else None."""
     boundary = request.mimetype_params.get("boundary", "").encode()
     if request.mimetype != "multipart/form-data" or not boundary:
@@ -101,7 +103,8 @@ def _receive(case, document):
     except ValidationError as error:
         raise CSRFError(str(error)) from error
     report = services.store_uploads(current_user, case, files,
-                                    _uuid_or_none(fields.get("submission_id")), document)
+                                    _uuid_or_none(fields.get("submission_id")), document,
+                                    request=document_request)
     _flash_report(report)
     if isinstance(report.broken, multipart.TooManyParts):
         return render_error(413, _("This upload has too many parts, so it was not read to the "

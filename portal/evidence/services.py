@@ -25,8 +25,8 @@ from portal.evidence.files import SNIFF_BYTES, detect_type, safe_filename
 from portal.evidence.multipart import BadBody, FilePart
 from portal.evidence.permissions import can_purge, can_withdraw
 from portal.extensions import db
-from portal.models import (Case, Document, DocumentVersion, ObjectState, Purpose, StoredObject,
-                           User, VersionStatus)
+from portal.models import (Case, Document, DocumentRequest, DocumentVersion, ObjectState,
+                           Purpose, StoredObject, User, VersionStatus)
 from portal.models.types import utcnow
 from portal.storage import StorageError
 
@@ -113,10 +113,13 @@ class _Origin:
 
 def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
                   submission_id: uuid.UUID | None,
-                  document: Document | None = None) -> UploadReport:
+                  document: Document | None = None,
+                  request: DocumentRequest | None = None) -> UploadReport:
     """Store the files of an upload form, at most ``MAX_FILES_PER_FORM`` of
     them (the rest are read past and reported); with ``document``, each
-    becomes a new version of it. Stops at the first storage failure (the rest
+    becomes a new version of it; with ``request``, each answers that
+    document request (``portal.requests.services.record_submission``, whose
+    refusal stores nothing; the caller checks ``check_upload`` first). Stops at the first storage failure (the rest
     of the body is left unread) and reports it in the last result. A body
     that breaks off or turns out malformed stops the reading too: the file
     being read is reported as not saved and ``broken`` says why.
@@ -142,7 +145,7 @@ def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
             considered += 1
             current = part
             result = _store_file(actor, case, part, origin=_Origin(submission_id, index),
-                                 document=document, room=remaining)
+                                 document=document, request=request, room=remaining)
             current = None
             report.results.append(result)
             if result.version is not None:
@@ -176,7 +179,8 @@ def _read_head(chunks: Iterator[bytes]) -> bytes:
 
 
 def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
-                document: Document | None, room: int) -> UploadResult:
+                document: Document | None, request: DocumentRequest | None,
+                room: int) -> UploadResult:
     """Check one file's type, store it in the vault and record it."""
     name = safe_filename(part.filename)
     if _already_received(origin):
@@ -211,14 +215,24 @@ def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
     except StorageError as error:
         log.error("storage failed during upload to case %s: %s", case.uuid, error)
         return UploadResult(name, error=STORAGE_DOWN)
-    return _record(actor, case, stored, document=document, filename=name, origin=origin)
+    return _record(actor, case, stored, document=document, request=request, filename=name,
+                   origin=origin)
+
+
+def _request_document(request: DocumentRequest) -> Document | None:
+    """The document earlier uploads to ``request`` went to: a new upload to
+    a request is a new version of the same document."""
+    return db.session.scalar(select(Document).join(DocumentVersion)
+                             .where(DocumentVersion.request_id == request.id).limit(1))
 
 
 def _record(actor: User, case: Case, stored: StoredObject, *, document: Document | None,
-            filename: str, origin: _Origin) -> UploadResult:
+            request: DocumentRequest | None, filename: str, origin: _Origin) -> UploadResult:
     """Write the stored object's row, its version (same UUID) and, without
     ``document``, a new document, unless uploads that finished meanwhile have
-    used up the case's quota. Deletes the object when no row is written."""
+    used up the case's quota or the request was closed meanwhile. Deletes
+    the object when no row is written."""
+    from portal.requests.services import RequestClosed, record_submission
     try:
         # Each upload checked the quota against what was stored when it began;
         # with the case row locked, two parallel ones cannot both squeeze in.
@@ -228,6 +242,8 @@ def _record(actor: User, case: Case, stored: StoredObject, *, document: Document
             db.session.rollback()
             vault.delete(stored)
             return UploadResult(filename, error=_no_room(case_limits.remaining))
+        if document is None and request is not None:
+            document = _request_document(request)
         if document is None:
             document = Document(case=case, created_by=actor)
             db.session.add(document)
@@ -244,7 +260,13 @@ def _record(actor: User, case: Case, stored: StoredObject, *, document: Document
         db.session.flush()
         audit.record("document.uploaded", actor=actor, case=case, target=str(version.uuid),
                      size=stored.size, content_type=stored.content_type)
+        if request is not None:
+            record_submission(actor, case, request, version)
         db.session.commit()
+    except RequestClosed as closed:
+        db.session.rollback()
+        vault.delete(stored)
+        return UploadResult(filename, error=closed.message)
     except IntegrityError:
         # The same form arrived twice at once and the other request won.
         db.session.rollback()

@@ -5,10 +5,11 @@ from portal.models.evidence import Document, DocumentVersion, EncryptionKeyset, 
 from portal.models.invitation import Invitation
 from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.password_reset import PasswordReset
+from portal.models.request import DocumentRequest, RequestState
 from portal.models.stored_object import ObjectState, Purpose, StoredObject
 from portal.models.user import Role, User, UserSession
 
-__all__ = ["AuditEvent", "Case", "CaseFlag", "CaseMembership", "Document", "DocumentVersion",
+__all__ = ["AuditEvent", "Case", "CaseFlag", "CaseMembership", "Document", "DocumentRequest", "DocumentVersion",
            "EncryptionKeyset", "Invitation", "ObjectState", "OutboxMessage", "OutboxState",
-           "PasswordReset", "Purpose", "Role", "StoredObject", "TimelineEvent", "User",
+           "PasswordReset", "Purpose", "RequestState", "Role", "StoredObject", "TimelineEvent", "User",
            "UserSession", "VersionStatus"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,6 +14,9 @@ from portal.models.case import Case
 from portal.models.stored_object import StoredObject
 from portal.models.types import UTCDateTime, public_id, utcnow
 from portal.models.user import User
+
+if TYPE_CHECKING:
+    from portal.models.request import DocumentRequest
 
 
 class VersionStatus(str, enum.Enum):
@@ -70,12 +74,15 @@ class DocumentVersion(db.Model):
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # The document request this file answers, if any.
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("document_requests.id"), index=True)
 
     document: Mapped[Document] = relationship(back_populates="versions")
     uploaded_by: Mapped[User] = relationship(foreign_keys=[uploaded_by_id])
     status_changed_by: Mapped[User | None] = relationship(foreign_keys=[status_changed_by_id])
     # Joined: every page that lists versions shows their size and type.
     stored_object: Mapped[StoredObject] = relationship(lazy="joined")
+    request: Mapped[DocumentRequest | None] = relationship(back_populates="versions")
 
     @property
     def downloadable(self) -> bool:

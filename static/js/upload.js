@@ -5,7 +5,7 @@
 "use strict";
 document.querySelectorAll("form.upload").forEach(function (form) {
   var input = form.querySelector("input[type=file]");
-  var error = form.querySelector("#files-error");
+  var error = form.querySelector("p.error[role=alert]");
   var max = Number(form.dataset.maxBytes);
   var remaining = Number(form.dataset.remainingBytes);
   var maxFiles = Number(form.dataset.maxFiles);

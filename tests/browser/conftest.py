@@ -15,6 +15,7 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from portal import create_app
 from portal.dev.embedded_s3 import free_port
@@ -51,6 +52,12 @@ def missing_prerequisites() -> list[str]:
         missing.append("the playwright package is not installed (make setup)")
     if not os.environ.get("PORTAL_TEST_DATABASE_URL"):
         missing.append("PORTAL_TEST_DATABASE_URL is not set (browser tests need PostgreSQL)")
+    redis_url = production.redis_url()
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        missing.append(f"no Redis answers at {redis_url} (production needs one; "
+                       "PORTAL_TEST_REDIS_URL names another)")
     return missing
 
 

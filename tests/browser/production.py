@@ -15,6 +15,11 @@ from portal.models import Case, CaseMembership, Role
 from portal.models.case import CaseRole
 
 
+def redis_url() -> str:
+    """The Redis production settings point at: the machine's own (CI has one)."""
+    return os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
 def settings(database_url: str, s3_server, smtp_server, base_url: str) -> dict:
     """The app's settings as production takes them, every secret new."""
     return {"SECRET_KEY": secrets.token_urlsafe(48), "SQLALCHEMY_DATABASE_URI": database_url,
@@ -22,7 +27,7 @@ def settings(database_url: str, s3_server, smtp_server, base_url: str) -> dict:
             "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port, "MAIL_USE_TLS": False,
             "BASE_URL": base_url, "TRUSTED_PROXIES": "127.0.0.2",
             # The machine's Redis (CI has one), with a queue name of this run's own.
-            "REDIS_URL": os.environ.get("PORTAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "REDIS_URL": redis_url(),
             "JOBS_QUEUE_NAME": f"portal-browser-{secrets.token_hex(4)}"}
 
 

@@ -1,0 +1,68 @@
+"""Document requests: the firm asks one person on a case for a document."""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.case import Case
+from portal.models.evidence import DocumentVersion
+from portal.models.types import UTCDateTime, public_id, utcnow
+from portal.models.user import User
+
+
+class RequestState(str, enum.Enum):
+    """``requested`` -> ``submitted`` (an upload arrived) -> ``accepted``, or
+    ``rejected`` (with a reason) -> ``submitted`` again; or ``waived``."""
+
+    REQUESTED = "requested"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    WAIVED = "waived"
+
+
+# States in which the addressee still owes something (and may upload).
+OPEN_STATES = (RequestState.REQUESTED, RequestState.SUBMITTED, RequestState.REJECTED)
+
+
+class DocumentRequest(db.Model):
+    """A document the firm asks of one person on the case (the client or a
+    sponsor). Uploads to it are ordinary document versions pointing here."""
+
+    __tablename__ = "document_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = public_id()
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    addressee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    due_on: Mapped[date | None]
+    required: Mapped[bool] = mapped_column(default=True)
+    state: Mapped[RequestState] = mapped_column(
+        Enum(RequestState, native_enum=False, length=16,
+             values_callable=lambda members: [m.value for m in members]),
+        default=RequestState.REQUESTED, index=True)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+    addressee: Mapped[User] = relationship(foreign_keys=[addressee_id])
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    # Every upload to the request, rejected ones too (the firm sees them all).
+    versions: Mapped[list[DocumentVersion]] = relationship(
+        back_populates="request", order_by="DocumentVersion.uploaded_at")
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the addressee still owes something (and may upload)."""
+        return self.state in OPEN_STATES

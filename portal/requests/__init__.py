@@ -1,0 +1,1 @@
+"""Document requests: the firm asks, the client or a sponsor uploads, the firm reviews."""

@@ -1,0 +1,25 @@
+"""Forms of document requests (the upload form itself is read as a stream)."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
+
+
+class RequestForm(FlaskForm):
+    """The attorney asks one person on the case for a document."""
+
+    title = StringField(_l("What is needed"), validators=[DataRequired(), Length(max=200)])
+    instructions = TextAreaField(_l("Instructions for the person"),
+                                 validators=[Optional(), Length(max=4000)])
+    # Choices (UUIDs of the case's client and sponsors) are set by the route.
+    addressee = SelectField(_l("Who must provide it"), validators=[DataRequired()])
+    due_on = DateField(_l("Due date (optional)"), validators=[Optional()])
+    required = BooleanField(_l("Required for the filing"), default=True)
+
+
+class DecisionForm(FlaskForm):
+    """Accept, reject (with a reason the person reads), waive or re-open."""
+
+    decision = HiddenField(validators=[AnyOf(("accept", "reject", "waive", "reopen"))])
+    reason = TextAreaField(_l("Reason (the person will read it)"),
+                           validators=[Optional(), Length(max=2000)])

@@ -1,0 +1,120 @@
+"""Document request pages: the panel on the case page, creating a request,
+uploading to one, and the attorney's decisions."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal import audit
+from portal.cases.permissions import case_role, get_case_or_404
+from portal.errors import ServiceError
+from portal.evidence.permissions import can_see_version
+from portal.evidence.routes import receive_upload, upload_form_context
+from portal.extensions import csrf, db
+from portal.models import Case, User
+from portal.models.case import CaseRole
+from portal.requests import services
+from portal.requests.forms import DecisionForm, RequestForm
+from portal.requests.permissions import (can_review, can_upload_to, get_request_or_404,
+                                         visible_requests)
+
+bp = Blueprint("requests", __name__)
+
+
+def _addressees(case: Case) -> list[tuple[str, str]]:
+    return [(str(m.user.uuid), m.user.name) for m in case.memberships
+            if m.role in (CaseRole.CLIENT, CaseRole.SPONSOR)]
+
+
+def case_panel(user: User, case: Case) -> dict:
+    """What the case page shows of requests to ``user``: for the attorney
+    team every request with its versions and the forms; for a client or
+    sponsor the open requests they answer (each with an upload form), and
+    for the client the others' states and the case's completeness."""
+    requests = visible_requests(user, case)
+    panel = {"request_labels": services.STATE_LABELS,
+             "is_overdue": lambda r: services.is_overdue(r, user)}
+    if can_review(user, case):
+        form = RequestForm()
+        form.addressee.choices = _addressees(case)
+        return {**panel, "review_requests": requests, "request_form": form,
+                "decision_form": DecisionForm(),
+                "completeness": services.completeness(case)}
+    mine = [r for r in requests if r.is_open and can_upload_to(user, case, r)]
+    return {**panel,
+            "my_requests": [(r, [v for v in r.versions if can_see_version(user, case, v)],
+                             upload_form_context(case)) for r in mine],
+            "other_requests": [r for r in requests if r not in mine],
+            "completeness": (services.completeness(case)
+                             if case_role(user, case) is CaseRole.CLIENT else None)}
+
+
+def _back(case: Case):
+    return redirect(url_for("cases.show_case", case_uuid=case.uuid), code=303)
+
+
+@bp.route("/cases/<case_uuid>/requests", methods=["POST"])
+def create_request(case_uuid: str):
+    """The attorney team asks the client or a sponsor for a document."""
+    case = get_case_or_404(case_uuid, current_user)
+    if not can_review(current_user, case):
+        abort(403)
+    form = RequestForm()
+    form.addressee.choices = _addressees(case)
+    if not form.validate_on_submit():
+        flash(_("The request was not sent: please give it a title and choose who must "
+                "provide it."), "error")
+        return _back(case)
+    addressee = next(m.user for m in case.memberships if str(m.user.uuid) == form.addressee.data)
+    try:
+        services.create_request(current_user, case, addressee=addressee,
+                                title=form.title.data, instructions=form.instructions.data or "",
+                                due_on=form.due_on.data, required=form.required.data)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("The request was sent to %(name)s.", name=addressee.name), "success")
+    return _back(case)
+
+
+@bp.route("/cases/<case_uuid>/requests/<request_uuid>/uploads", methods=["POST"])
+@csrf.exempt  # checked from the streamed body, as for every upload
+def upload_to_request(case_uuid: str, request_uuid: str):
+    """The addressee answers a request with a file (a new evidence version)."""
+    case = get_case_or_404(case_uuid, current_user)
+    document_request = get_request_or_404(case, request_uuid, current_user)
+    try:
+        # Before any byte of the body is read: a refused upload stores nothing.
+        services.check_upload(current_user, case, document_request)
+    except services.RequestClosed as refused:
+        audit.record("request.upload_refused", actor=current_user, case=case,
+                     target=str(document_request.uuid), state=document_request.state.value)
+        db.session.commit()
+        if not can_upload_to(current_user, case, document_request):
+            abort(403)
+        flash(refused.message, "error")
+        return _back(case)
+    return receive_upload(case, None, document_request) or _back(case)
+
+
+@bp.route("/cases/<case_uuid>/requests/<request_uuid>/decision", methods=["POST"])
+def decide_request(case_uuid: str, request_uuid: str):
+    """Accept, reject (with a reason), waive or re-open a request."""
+    case = get_case_or_404(case_uuid, current_user)
+    document_request = get_request_or_404(case, request_uuid, current_user)
+    if not can_review(current_user, case):
+        abort(403)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(_("Please choose what to do with this request."), "error")
+        return _back(case)
+    try:
+        services.decide(current_user, case, document_request, form.decision.data,
+                        form.reason.data or "")
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("The request is now %(state)s.",
+                state=services.STATE_LABELS[document_request.state]), "success")
+    return _back(case)
