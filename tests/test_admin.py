@@ -8,7 +8,8 @@ from portal.auth import reset
 from portal.dev.embedded_s3 import free_port
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import AuditEvent, Invitation, PasswordReset, Role, User
+from portal.models import (AuditEvent, DocumentRequest, DocumentVersion, Invitation, OutboxMessage,
+                           PasswordReset, RequestState, Role, User)
 from tests.conftest import PASSWORD
 
 
@@ -70,6 +71,14 @@ def test_seed_demo_creates_the_demo_firm_once(runner):
     second = runner.invoke(args=["seed-demo"])
     assert "already present" in second.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 9
+    # A newcomer sees the request workflow at once: one request in every state,
+    # the answered ones with real files in the store; the seed sends no mail.
+    states = set(db.session.scalars(select(DocumentRequest.state)))
+    assert states == set(RequestState)
+    answered = db.session.scalars(select(DocumentVersion).where(
+        DocumentVersion.request_id.is_not(None))).all()
+    assert len(answered) == 3 and all(v.downloadable for v in answered)
+    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
 # --- password reset links sent by an admin --------------------------------------

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from portal.auth import passwords
 from portal.extensions import db
@@ -101,7 +101,82 @@ def seed() -> bool:
                        for s, days, text, note in events]
         db.session.add(case)
     db.session.commit()
+    first = db.session.scalar(select(Case).where(Case.reference == CASES[0][0]))
+    seed_requests(users, first)
     return True
+
+
+# The first case's evidence checklist, one request in every state:
+# (addressee key, title, instructions, due in days or None, required, files, decision, reason)
+REQUESTS = [
+    # The attorney writes to this Spanish-speaking family in Spanish: requests
+    # carry her own words, not catalog text.
+    ("client", "Pasaporte de Rosa Morales (página de datos)",
+     "Una foto o escaneo nítido de la página con la foto y los datos personales.",
+     None, True, ["pasaporte-rosa.pdf"], "accept", ""),
+    ("client", "Declaración que explica la emergencia",
+     "Por qué Rosa necesita la cirugía en Estados Unidos ahora y cuánto tiempo debe quedarse. "
+     "Fírmela.",
+     None, True, ["declaracion.pdf"], "reject",
+     "La declaración no está firmada. Firme la última página y súbala de nuevo."),
+    ("client", "Historia clínica del hospital de cardiología",
+     "Diagnóstico, pronóstico y por qué la cirugía no está disponible en Venezuela.",
+     None, True, ["informe-cardiologia.pdf"], None, ""),
+    ("client", "Partida de nacimiento que muestre su parentesco con Rosa",
+     "La suya y la de Rosa, u otro documento que muestre que son familia.",
+     7, True, [], None, ""),
+    ("sponsor", "Formulario I-134 con su última declaración de impuestos",
+     "Firme el I-134 que le enviamos y añada su última declaración federal y tres recibos de sueldo.",
+     10, True, [], None, ""),
+    ("client", "Cartas de apoyo", "De su médico o de una organización comunitaria, si las tiene.",
+     None, False, [], "waive", ""),
+]
+
+
+def _demo_pdf(name: str) -> bytes:
+    return (b"%PDF-1.4\n% demo file " + name.encode() + b"\n1 0 obj\n<< /Type /Catalog >>\n"
+            b"endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
+
+
+def _upload(user: User, case: Case, document_request, filename: str) -> None:
+    """Store a small PDF through the vault as ``user``'s answer to the request."""
+    from portal import vault
+    from portal.evidence.services import limits
+    from portal.models import Document, DocumentVersion, Purpose
+    from portal.requests.services import record_submission
+
+    room = limits(case)
+    stored = vault.put([_demo_pdf(filename)], case=case, stored_by=user,
+                       purpose=Purpose.DOCUMENT_VERSION, content_type="application/pdf",
+                       max_size=room.max_file, room=room.remaining)
+    # One file a request in the demo: each is a document of its own.
+    version = DocumentVersion(uuid=stored.uuid, document=Document(case=case, created_by=user),
+                              number=1, uploaded_by=user, filename=filename, stored_object=stored)
+    db.session.add(version)
+    db.session.flush()
+    record_submission(user, case, document_request, version)
+    db.session.commit()
+
+
+def seed_requests(users: dict[str, User], case: Case) -> None:
+    """The first case's requests, one in each state, answered through the
+    real services and vault (so the files download). Their notices are
+    dropped: the demo's history sends no mail."""
+    from portal.models import OutboxMessage
+    from portal.requests import services as requests
+
+    attorney = case.assigned_attorney
+    for key, title, text, due_in, required, files, decision, reason in REQUESTS:
+        due = date.today() + timedelta(days=due_in) if due_in else None
+        document_request = requests.create_request(
+            attorney, case, addressee=users[key], title=title, instructions=text, due_on=due,
+            required=required)
+        for filename in files:
+            _upload(users[key], case, document_request, filename)
+        if decision:
+            requests.decide(attorney, case, document_request, decision, reason)
+    db.session.execute(delete(OutboxMessage))
+    db.session.commit()
 
 
 def print_logins(echo: Callable[[str], None]) -> None:

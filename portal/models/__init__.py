@@ -9,7 +9,7 @@ from portal.models.request import DocumentRequest, RequestState
 from portal.models.stored_object import ObjectState, Purpose, StoredObject
 from portal.models.user import Role, User, UserSession
 
-__all__ = ["AuditEvent", "Case", "CaseFlag", "CaseMembership", "Document", "DocumentRequest", "DocumentVersion",
-           "EncryptionKeyset", "Invitation", "ObjectState", "OutboxMessage", "OutboxState",
-           "PasswordReset", "Purpose", "RequestState", "Role", "StoredObject", "TimelineEvent", "User",
-           "UserSession", "VersionStatus"]
+__all__ = ["AuditEvent", "Case", "CaseFlag", "CaseMembership", "Document", "DocumentRequest",
+           "DocumentVersion", "EncryptionKeyset", "Invitation", "ObjectState", "OutboxMessage",
+           "OutboxState", "PasswordReset", "Purpose", "RequestState", "Role", "StoredObject",
+           "TimelineEvent", "User", "UserSession", "VersionStatus"]

@@ -8,6 +8,7 @@ with ``PORTAL_TEST_BROWSER_REQUIRED=1`` (``.ci/run``) they fail instead.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -121,7 +122,8 @@ def production_portal(browser_prerequisites, tmp_path_factory, s3_server,
                                      {"gunicorn": gunicorn, "nginx": nginx},
                                      [gunicorn_log, nginx_log, root / "nginx.out"])
             yield servers.Portal(base_url, database_url, client_email, PASSWORD, case_uuid,
-                                 case_title, [gunicorn_log, nginx_log, root / "nginx-access.log"])
+                                 case_title, [gunicorn_log, nginx_log, root / "nginx-access.log"],
+                                 app)
         finally:
             servers.stop(nginx, signal.SIGQUIT)  # graceful: finish open responses
             servers.stop(gunicorn)
@@ -130,20 +132,37 @@ def production_portal(browser_prerequisites, tmp_path_factory, s3_server,
                 db.engine.dispose()
 
 
-@pytest.fixture()
-def browser(browser_prerequisites, tmp_path):
+@contextlib.contextmanager
+def _browser_context(tmp_path, **options) -> Iterator:
     """A fresh headless chromium profile (Playwright's BrowserContext) that
-    accepts the test's self-signed certificate and keeps downloads."""
+    accepts the test's self-signed certificate and keeps downloads;
+    ``options`` (locale, time zone, viewport...) override the defaults."""
     from playwright.sync_api import sync_playwright
 
+    settings = {"locale": "en-US", "viewport": {"width": 1280, "height": 800}, **options}
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, ignore_https_errors=True, accept_downloads=True,
-            locale="en-US", viewport={"width": 1280, "height": 800})
+            args=CHROMIUM_ARGS, ignore_https_errors=True, accept_downloads=True, **settings)
         context.set_default_timeout(15_000)
         try:
             yield context
         finally:
             context.close()
 
+
+@pytest.fixture()
+def browser(browser_prerequisites, tmp_path):
+    """A desktop chromium in English (see ``_browser_context``)."""
+    with _browser_context(tmp_path) as context:
+        yield context
+
+
+@pytest.fixture()
+def phone_browser_es(browser_prerequisites, tmp_path):
+    """A phone's chromium (390 x 844, touch) set to Spanish and Caracas time,
+    as a Venezuelan client's would be."""
+    with _browser_context(tmp_path, locale="es-VE", timezone_id="America/Caracas",
+                          viewport={"width": 390, "height": 844}, is_mobile=True,
+                          has_touch=True) as context:
+        yield context

@@ -7,11 +7,13 @@ import os
 import secrets
 from datetime import date
 
+from sqlalchemy import select
+
 from config import ENV_NAMES
 from portal.auth.services import create_user
 from portal.crypto import generate_master_key
 from portal.extensions import db
-from portal.models import Case, CaseMembership, Role
+from portal.models import Case, CaseMembership, Role, User
 from portal.models.case import CaseRole
 
 
@@ -71,3 +73,23 @@ def empty_case_folder(app, case_uuid: str) -> None:
             storage.abort_upload(upload.key, upload.upload_id)
         for obj in storage.list_objects(f"cases/{case_uuid}/"):
             storage.delete(obj.key)
+
+
+def add_spanish_client_case(app, password: str) -> tuple[str, str]:
+    """A second case of the same attorney, whose client reads Spanish and
+    lives in Caracas: (client email, case uuid)."""
+    with app.app_context():
+        attorney = db.session.scalar(select(User).where(User.email == "attorney@firm.example"))
+        client = create_user("marta.rivas@example.org", "Marta Rivas", Role.CLIENT, password)
+        client.language, client.timezone = "es", "America/Caracas"
+        case = Case(reference="HP-2026-0057", case_type="humanitarian_parole",
+                    title="Permiso humanitario para Jorge Rivas", beneficiary_name="Jorge Rivas",
+                    beneficiary_country="VE", stage="gathering_evidence",
+                    opened_on=date(2026, 2, 3), assigned_attorney=attorney)
+        case.memberships = [CaseMembership(user=attorney, role=CaseRole.ATTORNEY),
+                            CaseMembership(user=client, role=CaseRole.CLIENT)]
+        db.session.add(case)
+        db.session.commit()
+        result = client.email, str(case.uuid)
+        db.session.remove()
+        return result

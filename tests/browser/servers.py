@@ -18,6 +18,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -102,6 +103,8 @@ class Portal:
     case_uuid: str
     case_title: str
     logs: list[Path]
+    # The same app in-process, for a test that acts as the firm through services.
+    app: Any = None
 
     def audit_rows(self, *actions: str) -> list[tuple[str, str | None]]:
         """(action, ip_address) of the audit trail's rows for ``actions``."""

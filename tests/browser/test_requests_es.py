@@ -1,0 +1,172 @@
+"""A Spanish-speaking client on a phone answers a document request: over
+TLS through nginx, in chromium at 390 px, "Lo que necesitamos de usted" comes
+first on the case page; the client uploads into the request, the attorney
+rejects the file with a reason, the client reads it and uploads again."""
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from babel.dates import format_date, format_datetime
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Case, DocumentRequest, DocumentVersion, RequestState, User
+from portal.requests import services
+from tests.browser import production
+from tests.browser.servers import Portal
+from tests.uploads import PDF
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+CARACAS = ZoneInfo("America/Caracas")
+ATTORNEY = "attorney@firm.example"
+TITLE = "Página de datos del pasaporte"
+INSTRUCTIONS = "Fotografíe la página con su foto y sus datos, entera y sin reflejos."
+REASON = "La foto está cortada: no se ve el número del pasaporte. Envíe la página completa."
+# English the page must not show to a client who reads Spanish.
+ENGLISH = ("What we need from you", "Upload a file for this request", "Due by", "Upload",
+           "waiting for an upload", "received, to be reviewed", "a new upload is needed",
+           "Your attorney needs a new file", "was uploaded", "sent on", "required documents")
+
+
+@pytest.fixture(scope="module")
+def spanish_case(production_portal: Portal):
+    """The client in Spanish, her case, and one request the attorney made
+    in-process through the service: (client email, case uuid, request uuid, due date)."""
+    app = production_portal.app
+    email, case_uuid = production.add_spanish_client_case(app, production_portal.client_password)
+    due = date.today() + timedelta(days=12)
+    with app.app_context():
+        case = db.session.scalar(select(Case).where(Case.uuid == uuid.UUID(case_uuid)))
+        client = db.session.scalar(select(User).where(User.email == email))
+        document_request = services.create_request(
+            _attorney(), case, addressee=client, title=TITLE, instructions=INSTRUCTIONS,
+            due_on=due, required=True)
+        request_uuid = str(document_request.uuid)
+        db.session.remove()
+    yield email, case_uuid, request_uuid, due
+    production.empty_case_folder(app, case_uuid)
+    # The notices queued for no consumer: leave nothing in the machine's Redis.
+    app.extensions["jobs"].storage.flush_all()
+
+
+def _attorney() -> User:
+    return db.session.scalar(select(User).where(User.email == ATTORNEY))
+
+
+def _request(request_uuid: str) -> DocumentRequest:
+    return db.session.scalar(select(DocumentRequest).where(
+        DocumentRequest.uuid == uuid.UUID(request_uuid)))
+
+
+def _pdf(label: str) -> bytes:
+    """A PDF the portal's type check accepts, different for each ``label``
+    (the same bytes twice would be 'already received')."""
+    return PDF + f"% {label}\n".encode()
+
+
+def _screenshot(page, name: str) -> None:
+    """Save the page at phone and desktop width, for people to look at;
+    the page is left at phone width."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    for width, size in VIEWPORTS.items():
+        page.set_viewport_size(size)
+        page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+    page.set_viewport_size(VIEWPORTS["phone"])
+
+
+def _upload(page, card, name: str, content: bytes, portal: Portal) -> None:
+    """Choose a file in the request's own upload control and send it."""
+    card.locator("input[type=file]").set_input_files(
+        files=[{"name": name, "mimeType": "application/pdf", "buffer": content}])
+    with page.expect_response(lambda r: r.request.method == "POST") as sent:
+        card.get_by_role("button", name="Subir", exact=True).click()
+    assert sent.value.status == 303, (sent.value.status, portal.server_logs())
+    page.wait_for_load_state()
+
+
+def _no_horizontal_scroll(page) -> None:
+    """Nothing on the page is wider than the phone's screen."""
+    widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the page is {widths[0]} px wide on a {widths[1]} px screen"
+
+
+def _sent_on(app, version_name: str) -> str:
+    """How the page should say when ``version_name`` arrived: Spanish, Caracas time."""
+    with app.app_context():
+        version = db.session.scalar(select(DocumentVersion).where(
+            DocumentVersion.filename == version_name))
+        shown = format_datetime(version.uploaded_at, "medium", tzinfo=CARACAS, locale="es")
+        db.session.remove()
+    return f"{version_name}, enviado el {shown}"
+
+
+def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
+        production_portal: Portal, spanish_case, phone_browser_es):
+    from playwright.sync_api import expect  # only where the browser tests can run
+
+    portal, base = production_portal, production_portal.base_url
+    email, case_uuid, request_uuid, due = spanish_case
+    page = phone_browser_es.new_page()
+
+    # The browser speaks Spanish, so the sign-in page does too.
+    page.goto(f"{base}/login")
+    page.get_by_label("Correo electrónico").fill(email)
+    page.get_by_label("Contraseña").fill(portal.client_password)
+    page.get_by_role("button", name="Iniciar sesión").click()
+    page.wait_for_url(f"{base}/")
+
+    page.goto(f"{base}/cases/{case_uuid}")
+    # "What we need from you" is the first section of the case, in Spanish.
+    expect(page.locator("main h2").first).to_have_text("Lo que necesitamos de usted")
+    card = page.locator(f"#request-{request_uuid}")
+    expect(card.get_by_role("heading", name=TITLE)).to_be_visible()
+    expect(card.locator(".instructions")).to_have_text(INSTRUCTIONS)
+    expect(card.locator(".due")).to_have_text(
+        f"Fecha límite: {format_date(due, 'long', locale='es')}")
+    expect(card.locator(".state")).to_have_text("a la espera de un archivo")
+    expect(page.locator(".progress-line")).to_have_text("0 de 1 documentos necesarios aceptados")
+    _no_horizontal_scroll(page)
+    _screenshot(page, "requests-es-1-before-upload")
+
+    _upload(page, card, "pasaporte.pdf", _pdf("first scan"), portal)
+    expect(page.get_by_text("Se subió el archivo pasaporte.pdf.")).to_be_visible()
+    expect(card.locator(".state")).to_have_text("recibido, pendiente de revisión")
+    expect(card.locator(".versions li")).to_have_text([_sent_on(portal.app, "pasaporte.pdf")])
+    _no_horizontal_scroll(page)
+    _screenshot(page, "requests-es-2-after-upload")
+
+    # The attorney rejects the file, in-process, as the review page would.
+    with portal.app.app_context():
+        services.decide(_attorney(), _request(request_uuid).case, _request(request_uuid),
+                        "reject", REASON)
+        db.session.remove()
+
+    page.reload()
+    expect(card.locator(".state")).to_have_text("se necesita un archivo nuevo")
+    expect(card.locator(".rejection")).to_have_text(
+        f"Su abogado necesita un archivo nuevo: {REASON}")
+    expect(card.get_by_text("Suba un archivo nuevo aquí abajo.")).to_be_visible()
+    expect(card.get_by_label("Subir un archivo para esta solicitud")).to_be_visible()
+    main_text = page.locator("main").inner_text()
+    assert not [s for s in ENGLISH if s in main_text], main_text
+    _no_horizontal_scroll(page)
+    _screenshot(page, "requests-es-3-after-rejection")
+
+    _upload(page, card, "pasaporte-completo.pdf", _pdf("whole page"), portal)
+    expect(page.get_by_text("Se subió el archivo pasaporte-completo.pdf.")).to_be_visible()
+    expect(card.locator(".state")).to_have_text("recibido, pendiente de revisión")
+    expect(card.locator(".rejection")).to_have_count(0)
+    expect(card.locator(".versions li").last).to_have_text(
+        _sent_on(portal.app, "pasaporte-completo.pdf"))
+    _screenshot(page, "requests-es-4-uploaded-again")
+    with portal.app.app_context():
+        answered = _request(request_uuid)
+        assert answered.state is RequestState.SUBMITTED
+        assert [v.filename for v in answered.versions] == ["pasaporte.pdf",
+                                                           "pasaporte-completo.pdf"]
+        db.session.remove()
