@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -49,9 +49,7 @@ def new_user():
 @roles_required(Role.ADMIN)
 def send_password_reset(user_uuid: uuid.UUID):
     """Email a client, sponsor, attorney or staff member a link to choose a new password."""
-    user = db.session.scalar(select(User).where(User.uuid == user_uuid))
-    if user is None:
-        abort(404)
+    user = db.first_or_404(select(User).where(User.uuid == user_uuid))
     try:
         reset.send_reset_link(current_user, user)
     except ServiceError as error:
@@ -75,9 +73,7 @@ def list_outbox():
 @roles_required(Role.ADMIN)
 def retry_message(message_uuid: uuid.UUID):
     """Send a failed or unknown email again."""
-    message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.uuid == message_uuid))
-    if message is None:
-        abort(404)
+    message = db.first_or_404(select(OutboxMessage).where(OutboxMessage.uuid == message_uuid))
     try:
         outbox.retry(current_user, message)
     except ServiceError as error:
