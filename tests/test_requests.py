@@ -294,3 +294,32 @@ def test_overdue_request_is_marked_for_the_person(app, people, asked):
     db.session.commit()
     page = browser(app, people["client"]).get(f"/cases/{case.uuid}").text
     assert 'class="due overdue"' in page
+
+
+def test_a_request_of_another_case_is_404_under_this_case_address(app, people, asked,
+                                                                    make_case, make_user):
+    """The attorney of both cases asks for case A's request under case B's
+    address: 404, as for a request that does not exist, and audited."""
+    to_client, _ = asked
+    other_case = make_case(attorney=people["attorney"], client=make_user(Role.CLIENT))
+    attorney = browser(app, people["attorney"])
+    wrong = f"/cases/{other_case.uuid}/requests/{to_client.uuid}/decision"
+    assert attorney.submit(wrong, {"decision": "waive"}).status_code == 404
+    assert db.session.get(DocumentRequest, to_client.id).state is RequestState.REQUESTED
+    assert attorney.submit(f"/cases/{people['case'].uuid}/requests/{to_client.uuid}/decision",
+                           {"decision": "waive"}).status_code == 303
+
+
+def test_an_attorney_not_on_the_case_cannot_run_it_through_the_services(app, people, asked,
+                                                                        make_user):
+    """Routes already 404 for such an attorney; the services refuse on their own too."""
+    to_client, _ = asked
+    outsider = make_user(Role.ATTORNEY)
+    with pytest.raises(services.ServiceError):
+        services.create_request(outsider, people["case"], addressee=people["client"],
+                                title="X", instructions="", due_on=None, required=True)
+    with pytest.raises(services.ServiceError):
+        services.decide(outsider, people["case"], to_client, "waive")
+    db.session.rollback()
+    assert count(DocumentRequest) == 2
+    assert db.session.get(DocumentRequest, to_client.id).state is RequestState.REQUESTED
