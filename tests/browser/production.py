@@ -45,21 +45,29 @@ def environment(values: dict) -> dict[str, str]:
     return env
 
 
+def _add_client_case(attorney: User, client: User, reference: str, title: str,
+                     beneficiary: str, opened_on: date) -> str:
+    """A parole case of ``attorney`` with ``client`` on it; returns its uuid."""
+    case = Case(reference=reference, case_type="humanitarian_parole", title=title,
+                beneficiary_name=beneficiary, beneficiary_country="VE",
+                stage="gathering_evidence", opened_on=opened_on, assigned_attorney=attorney)
+    case.memberships = [CaseMembership(user=attorney, role=CaseRole.ATTORNEY),
+                        CaseMembership(user=client, role=CaseRole.CLIENT)]
+    db.session.add(case)
+    db.session.commit()
+    return str(case.uuid)
+
+
 def add_people_and_case(app, password: str) -> tuple[str, str, str]:
     """An attorney, a client with a password, and a case they share:
     (client email, case uuid, case title)."""
+    title = "Humanitarian parole for Rosa Pérez"
     with app.app_context():
         attorney = create_user("attorney@firm.example", "Laura Méndez", Role.ATTORNEY, password)
         client = create_user("ana.perez@example.org", "Ana Pérez", Role.CLIENT, password)
-        case = Case(reference="HP-2026-0042", case_type="humanitarian_parole",
-                    title="Humanitarian parole for Rosa Pérez", beneficiary_name="Rosa Pérez",
-                    beneficiary_country="VE", stage="gathering_evidence",
-                    opened_on=date(2026, 1, 12), assigned_attorney=attorney)
-        case.memberships = [CaseMembership(user=attorney, role=CaseRole.ATTORNEY),
-                            CaseMembership(user=client, role=CaseRole.CLIENT)]
-        db.session.add(case)
-        db.session.commit()
-        result = client.email, str(case.uuid), case.title
+        case_uuid = _add_client_case(attorney, client, "HP-2026-0042", title, "Rosa Pérez",
+                                     date(2026, 1, 12))
+        result = client.email, case_uuid, title
         db.session.remove()
         return result
 
@@ -82,14 +90,9 @@ def add_spanish_client_case(app, password: str) -> tuple[str, str]:
         attorney = db.session.scalar(select(User).where(User.email == "attorney@firm.example"))
         client = create_user("marta.rivas@example.org", "Marta Rivas", Role.CLIENT, password)
         client.language, client.timezone = "es", "America/Caracas"
-        case = Case(reference="HP-2026-0057", case_type="humanitarian_parole",
-                    title="Permiso humanitario para Jorge Rivas", beneficiary_name="Jorge Rivas",
-                    beneficiary_country="VE", stage="gathering_evidence",
-                    opened_on=date(2026, 2, 3), assigned_attorney=attorney)
-        case.memberships = [CaseMembership(user=attorney, role=CaseRole.ATTORNEY),
-                            CaseMembership(user=client, role=CaseRole.CLIENT)]
-        db.session.add(case)
-        db.session.commit()
-        result = client.email, str(case.uuid)
+        case_uuid = _add_client_case(attorney, client, "HP-2026-0057",
+                                     "Permiso humanitario para Jorge Rivas", "Jorge Rivas",
+                                     date(2026, 2, 3))
+        result = client.email, case_uuid
         db.session.remove()
         return result
