@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import LazyString, gettext, lazy_gettext
 
 HERE = Path(__file__).parent
 TRANSLATABLE = ("name", "title", "next", "todo", "instructions")
@@ -30,11 +30,20 @@ class Stage:
 
 @dataclass(frozen=True)
 class ChecklistItem:
-    """A document the firm usually asks for in this type of case."""
+    """A document the firm usually asks for in this type of case. The
+    English source texts are what a request made from it stores."""
 
-    title: LazyString
-    addressed_to: str  # "client" or "sponsor"
-    instructions: LazyString
+    source_title: str
+    addressed_to: str  # "client" or "sponsor"; a sponsor item is asked of each sponsor
+    source_instructions: str
+
+    @property
+    def title(self) -> LazyString:
+        return lazy_gettext(self.source_title)
+
+    @property
+    def instructions(self) -> LazyString:
+        return lazy_gettext(self.source_instructions)
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,7 @@ def _load(path: Path) -> CaseType:
         reference_prefix=data["reference_prefix"],
         stages=tuple(Stage(s["key"], _lazy(s["title"]), _lazy(s["next"]), _lazy(s.get("todo")))
                      for s in data["stages"]),
-        checklist=tuple(ChecklistItem(_lazy(c["title"]), c["addressed_to"],
-                                      _lazy(c["instructions"]))
+        checklist=tuple(ChecklistItem(c["title"], c["addressed_to"], c["instructions"])
                         for c in data.get("checklist", [])),
     )
 
@@ -87,6 +95,18 @@ def case_types() -> dict[str, CaseType]:
 def get_case_type(key: str) -> CaseType:
     """Return the case type ``key``; raises ``KeyError`` if there is none."""
     return case_types()[key]
+
+
+@cache
+def _checklist_texts() -> frozenset[str]:
+    return frozenset(text for case_type in case_types().values() for item in case_type.checklist
+                     for text in (item.source_title, item.source_instructions))
+
+
+def translate_checklist_text(text: str) -> str:
+    """``text`` in the reader's language when it is a checklist's standard
+    wording (kept in English in the database); the firm's own words as typed."""
+    return gettext(text) if text in _checklist_texts() else text
 
 
 def extract_toml(fileobj, keywords, comment_tags, options):

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.case_types import translate_checklist_text
 from portal.extensions import db
 from portal.models.case import Case
 from portal.models.evidence import DocumentVersion
@@ -61,6 +62,17 @@ class DocumentRequest(db.Model):
     # Every upload to the request, rejected ones too (the firm sees them all).
     versions: Mapped[list[DocumentVersion]] = relationship(
         back_populates="request", order_by="DocumentVersion.uploaded_at")
+
+    @property
+    def display_title(self) -> str:
+        """The title in the reader's language when it is a checklist's
+        standard wording; the attorney's own words as typed."""
+        return translate_checklist_text(self.title)
+
+    @property
+    def display_instructions(self) -> str:
+        """The instructions, translated like ``display_title``."""
+        return translate_checklist_text(self.instructions)
 
     @property
     def is_open(self) -> bool:

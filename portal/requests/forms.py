@@ -1,7 +1,8 @@
 """Forms of document requests (the upload form itself is read as a stream)."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import (BooleanField, DateField, FieldList, Form, FormField, HiddenField,
+                     SelectField, StringField, TextAreaField)
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 
@@ -23,3 +24,25 @@ class DecisionForm(FlaskForm):
     decision = HiddenField(validators=[AnyOf(("accept", "reject", "waive", "reopen"))])
     reason = TextAreaField(_l("Reason (the person will read it)"),
                            validators=[Optional(), Length(max=2000)])
+
+
+class ChecklistRowForm(Form):
+    """One row of the checklist the attorney sends (no CSRF of its own:
+    the enclosing form carries it)."""
+
+    include = BooleanField(_l("Ask for this"))
+    title = StringField(_l("What is needed"), validators=[Optional(), Length(max=200)])
+    instructions = TextAreaField(_l("Instructions for the person"),
+                                 validators=[Optional(), Length(max=4000)])
+    # Choices (UUIDs of the case's client and sponsors) are set by the route.
+    addressee = SelectField(_l("Who must provide it"), validate_choice=False)
+    due_on = DateField(_l("Due date (optional)"), validators=[Optional()])
+    required = BooleanField(_l("Required for the filing"))
+
+
+class ChecklistForm(FlaskForm):
+    """The proposed checklist, edited, plus a few blank rows for one-offs."""
+
+    rows = FieldList(FormField(ChecklistRowForm), max_entries=60)
+    due_on_all = DateField(_l("Due date for every document without its own (optional)"),
+                           validators=[Optional()])

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from sqlalchemy import func, select, update
 
 from portal import audit, notify
@@ -46,6 +47,14 @@ DECISIONS = {
 
 class RequestClosed(ServiceError):
     """The request takes no upload (accepted, waived) or not from this person."""
+
+
+class InvalidItem(ServiceError):
+    """One of the items to send is refused; ``item`` is its 0-based position."""
+
+    def __init__(self, message, item: int):
+        super().__init__(message)
+        self.item = item
 
 
 class DecisionConflict(ServiceError):
@@ -104,35 +113,84 @@ def attorney_team(case: Case) -> list[User]:
     return [user for user in team.values() if user.active]
 
 
-def create_request(actor: User, case: Case, *, addressee: User, title: str, instructions: str,
-                   due_on: date | None, required: bool) -> DocumentRequest:
-    """Ask ``addressee`` (the case's client or one of its sponsors) for a
-    document and tell them by email. Raises ``ServiceError`` when ``actor``
-    is not on the case's attorney team, the addressee is not the client or a
-    sponsor of the case, the title is empty or the due date is past."""
+@dataclass(frozen=True)
+class NewRequest:
+    """What the attorney asks of one person (a checklist row or a one-off)."""
+
+    addressee: User
+    title: str
+    instructions: str = ""
+    due_on: date | None = None
+    required: bool = True
+
+
+def _check_new(actor: User, case: Case, new: NewRequest) -> None:
+    if case_role(new.addressee, case) not in (CaseRole.CLIENT, CaseRole.SPONSOR):
+        raise ServiceError(_l("A request goes to the client or a sponsor of this case."))
+    if not new.title.strip():
+        raise ServiceError(_l("Please give the request a title."))
+    if new.due_on is not None and new.due_on < today_for(actor):
+        raise ServiceError(_l("The due date is in the past. Please choose a later date."))
+
+
+def send_requests(actor: User, case: Case, items: list[NewRequest]) -> list[DocumentRequest]:
+    """Ask the case's client and sponsors for documents in one step (a
+    checklist, or a single request): one commit, one audit record per
+    request, and one email per addressee however many requests they got.
+
+    Raises ``ServiceError`` (nothing saved) when ``actor`` is not on the
+    case's attorney team, there is nothing to send, or any item is invalid:
+    an addressee who is not the client or a sponsor of the case, an empty
+    title or a due date in the past (``InvalidItem``, which names the item)."""
     if not can_review(actor, case):
         raise ServiceError(_l("You do not have permission to do that."))
-    if case_role(addressee, case) not in (CaseRole.CLIENT, CaseRole.SPONSOR):
-        raise ServiceError(_l("A request goes to the client or a sponsor of this case."))
-    if not title.strip():
-        raise ServiceError(_l("Please give the request a title."))
-    if due_on is not None and due_on < today_for(actor):
-        raise ServiceError(_l("The due date is in the past. Please choose a later date."))
-    document_request = DocumentRequest(case=case, addressee=addressee, title=title.strip(),
-                                       instructions=instructions.strip(), due_on=due_on,
-                                       required=required, created_by=actor,
-                                       state=RequestState.REQUESTED)
-    db.session.add(document_request)
+    if not items:
+        raise ServiceError(_l("Nothing was selected to send."))
+    for position, item in enumerate(items):
+        try:
+            _check_new(actor, case, item)
+        except ServiceError as error:
+            raise InvalidItem(error.message, position) from None
+    created = [DocumentRequest(case=case, addressee=item.addressee, title=item.title.strip(),
+                               instructions=item.instructions.strip(), due_on=item.due_on,
+                               required=item.required, created_by=actor,
+                               state=RequestState.REQUESTED) for item in items]
+    db.session.add_all(created)
     db.session.flush()
-    # Translators: a timeline entry; %(title)s is the attorney's title of the request.
-    _event(actor, case, document_request, "request.created",
-           lambda: _("Your attorney asked for a document: %(title)s.", title=document_request.title),
-           f"Request {document_request.title!r} sent to {addressee.name}.")
-    audit.record("request.created", actor=actor, case=case, target=str(document_request.uuid),
-                 addressee=str(addressee.uuid), required=required)
-    notify.queue_request_new(addressee.email, addressee.language, _case_link(case))
+    for document_request in created:
+        audit.record("request.created", actor=actor, case=case, target=str(document_request.uuid),
+                     addressee=str(document_request.addressee.uuid),
+                     required=document_request.required)
+    _announce(actor, case, created)
+    for addressee in {r.addressee.id: r.addressee for r in created}.values():
+        notify.queue_request_new(addressee.email, addressee.language, _case_link(case))
     db.session.commit()
-    return document_request
+    return created
+
+
+def _announce(actor: User, case: Case, created: list[DocumentRequest]) -> None:
+    """One timeline event for what was asked at once; the client reads it
+    when something was asked of a client."""
+    to_client = [r for r in created if case_role(r.addressee, case) is CaseRole.CLIENT]
+    if len(to_client) == 1:
+        only = to_client[0]
+        # Translators: a timeline entry; %(title)s is the title of the request.
+        text = lambda: _("Your attorney asked for a document: %(title)s.",  # noqa: E731
+                         title=only.display_title)
+    else:
+        # Translators: a timeline entry when several documents were asked for at once.
+        text = lambda: ngettext("Your attorney asked for %(num)d document.",  # noqa: E731
+                                "Your attorney asked for %(num)d documents.", len(to_client))
+    note = "; ".join(f"{r.title!r} to {r.addressee.name}" for r in created)
+    _event(actor, case, to_client[0] if to_client else created[0], "request.created",
+           text if to_client else None, f"Requested: {note}.")
+
+
+def create_request(actor: User, case: Case, *, addressee: User, title: str, instructions: str,
+                   due_on: date | None, required: bool) -> DocumentRequest:
+    """Ask ``addressee`` for one document; see ``send_requests``."""
+    return send_requests(actor, case, [NewRequest(addressee, title, instructions, due_on,
+                                                  required)])[0]
 
 
 def check_upload(actor: User, case: Case, document_request: DocumentRequest) -> None:
@@ -169,7 +227,7 @@ def record_submission(actor: User, case: Case, document_request: DocumentRequest
         # Translators: a timeline entry; %(title)s is the attorney's title of the request.
         _event(actor, case, document_request, "request.submitted",
                lambda: _("A file was sent for the request %(title)s.",
-                         title=document_request.title))
+                         title=document_request.display_title))
         for member in attorney_team(case):
             notify.queue_request_submitted(member.email, member.language, _case_link(case))
 
@@ -205,7 +263,7 @@ def decide(actor: User, case: Case, document_request: DocumentRequest, decision:
         raise DecisionConflict(_l("This request is now %(state)s; nothing was changed.",
                                   state=STATE_LABELS[document_request.state]),
                                document_request.state)
-    title = document_request.title
+    title = document_request.display_title  # read in the client's language below
     texts = {
         # Translators: timeline entries; %(title)s is the attorney's title of the request.
         "accept": lambda: _("Your attorney accepted the document for %(title)s.", title=title),
@@ -233,11 +291,20 @@ class Completeness:
     required: int
 
 
+def completeness_by_case(case_ids: list[int]) -> dict[int, Completeness]:
+    """How many required requests are accepted, for each of ``case_ids``, in
+    one grouped query: the one place the rule is written (the case page and
+    the firm's dashboard both read it). Cases with no required request are
+    left out."""
+    rows = db.session.execute(
+        select(DocumentRequest.case_id,
+               func.count().filter(DocumentRequest.state == RequestState.ACCEPTED), func.count())
+        .where(DocumentRequest.case_id.in_(case_ids), DocumentRequest.required.is_(True),
+               DocumentRequest.state != RequestState.WAIVED)
+        .group_by(DocumentRequest.case_id))
+    return {case_id: Completeness(accepted, required) for case_id, accepted, required in rows}
+
+
 def completeness(case: Case) -> Completeness:
     """How many of the case's required requests are accepted."""
-    rows = dict(db.session.execute(
-        select(DocumentRequest.state, func.count()).where(
-            DocumentRequest.case_id == case.id, DocumentRequest.required.is_(True),
-            DocumentRequest.state != RequestState.WAIVED)
-        .group_by(DocumentRequest.state)).all())
-    return Completeness(rows.get(RequestState.ACCEPTED, 0), sum(rows.values()))
+    return completeness_by_case([case.id]).get(case.id, Completeness(0, 0))

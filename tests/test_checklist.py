@@ -1,0 +1,171 @@
+"""The case type's checklist: proposed per person, edited and sent in one
+step, read by each person in their own language."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.extensions import db
+from portal.models import AuditEvent, DocumentRequest, OutboxMessage, Role, TimelineEvent
+from tests.conftest import PASSWORD
+from tests.forms import form_values
+
+I134 = "Form I-134 with tax return and proof of income and assets"
+PASSPORT = "Passport or national ID of the beneficiary"
+# The Spanish catalog's wording of PASSPORT (a template item is stored in English).
+PASSPORT_ES = "Pasaporte o documento nacional de identidad del beneficiario"
+
+
+@pytest.fixture()
+def parole(app, make_user, make_case):
+    """A parole case with its attorney, a Spanish-speaking client and two sponsors."""
+    attorney = make_user(Role.ATTORNEY)
+    client = make_user(Role.CLIENT, language="es")
+    sponsors = [make_user(Role.SPONSOR), make_user(Role.SPONSOR)]
+    case = make_case(attorney=attorney, client=client, sponsors=sponsors)
+    return {"attorney": attorney, "client": client, "sponsors": sponsors, "case": case}
+
+
+def signed_in(app, user):
+    c = app.test_client()
+    assert c.submit("/login", {"email": user.email, "password": PASSWORD}).status_code == 302
+    return c
+
+
+def rows(values: dict[str, str]) -> list[dict[str, str]]:
+    """The checklist rows of a page's form values, in order."""
+    count = 1 + max(int(k.split("-")[1]) for k in values if k.startswith("rows-"))
+    return [{field: values.get(f"rows-{i}-{field}", "")
+             for field in ("include", "title", "instructions", "addressee", "due_on", "required")}
+            for i in range(count)]
+
+
+def as_form(rows_: list[dict[str, str]], **extra) -> dict[str, str]:
+    data = dict(extra)
+    for i, row in enumerate(rows_):
+        data.update({f"rows-{i}-{k}": v for k, v in row.items() if v})
+    return data
+
+
+def open_checklist(c, case):
+    page = c.get(f"/cases/{case.uuid}/requests/checklist")
+    assert page.status_code == 200
+    return page, rows(form_values(page.text))
+
+
+def count(model, *where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_the_proposal_asks_each_sponsor_for_their_own_i134(app, parole):
+    attorney = signed_in(app, parole["attorney"])
+    case_page = attorney.get(f"/cases/{parole['case'].uuid}").text
+    assert "Start collecting" in case_page
+    _page, proposed = open_checklist(attorney, parole["case"])
+    i134 = [r for r in proposed if r["title"] == I134]
+    assert sorted(r["addressee"] for r in i134) == sorted(str(s.uuid) for s in parole["sponsors"])
+    client_rows = [r for r in proposed if r["title"] and r["title"] != I134]
+    assert len(client_rows) == 9
+    assert {r["addressee"] for r in client_rows} == {str(parole["client"].uuid)}
+    assert all(r["include"] and r["required"] for r in i134 + client_rows)
+    blanks = [r for r in proposed if not r["title"]]
+    assert len(blanks) == 3
+
+
+def test_a_case_without_sponsor_leaves_the_i134_unticked_with_a_note(app, make_user, make_case):
+    attorney = make_user(Role.ATTORNEY)
+    case = make_case(attorney=attorney, client=make_user(Role.CLIENT))
+    page, proposed = open_checklist(signed_in(app, attorney), case)
+    (i134,) = [r for r in proposed if r["title"] == I134]
+    assert not i134["include"] and not i134["addressee"]
+    assert "Nobody on the case can provide this yet" in page.text
+
+
+def test_sending_the_edited_checklist_in_one_step(app, parole, mailbox):
+    case, client = parole["case"], parole["client"]
+    attorney = signed_in(app, parole["attorney"])
+    _page, proposed = open_checklist(attorney, case)
+    due = (date.today() + timedelta(days=14)).isoformat()
+    for row in proposed:
+        if row["title"] and row["title"] not in (PASSPORT, I134):
+            row["include"] = ""  # dropped
+    edited = next(r for r in proposed if r["title"] == PASSPORT)
+    edited["due_on"] = (date.today() + timedelta(days=5)).isoformat()
+    # A one-off in a blank row, optional, in the attorney's own words.
+    blank = next(r for r in proposed if not r["title"])
+    blank.update(title="Fotos de la familia juntos", instructions="Dos o tres, de cualquier año.",
+                 required="")
+    response = attorney.submit(f"/cases/{case.uuid}/requests/checklist",
+                               as_form(proposed, due_on_all=due))
+    assert response.status_code == 303
+
+    sent = {(r.title, r.addressee_id): r for r in db.session.scalars(select(DocumentRequest))}
+    assert set(sent) == {(PASSPORT, client.id), ("Fotos de la familia juntos", client.id)} | {
+        (I134, s.id) for s in parole["sponsors"]}
+    assert sent[(PASSPORT, client.id)].due_on == date.today() + timedelta(days=5)
+    assert sent[(I134, parole["sponsors"][0].id)].due_on.isoformat() == due
+    assert sent[("Fotos de la familia juntos", client.id)].required is False
+    # One email per person, however many requests they got; one audit record per request.
+    recipients = [m.recipient for m in db.session.scalars(select(OutboxMessage))]
+    assert sorted(recipients) == sorted([client.email] + [s.email for s in parole["sponsors"]])
+    assert count(AuditEvent, AuditEvent.action == "request.created") == 4
+    # One timeline entry the client reads, in Spanish.
+    (event,) = db.session.scalars(select(TimelineEvent).where(
+        TimelineEvent.kind == "request.created"))
+    assert event.client_text == "Su abogado pidió 2 documentos."
+
+    # The client reads the template item in Spanish and the one-off as typed.
+    page = signed_in(app, client).get(f"/cases/{case.uuid}").text
+    assert PASSPORT_ES in page and PASSPORT not in page
+    assert "Fotos de la familia juntos" in page and "Dos o tres, de cualquier año." in page
+
+    # Sent items are proposed again unticked, marked as already asked.
+    page, again = open_checklist(attorney, case)
+    assert not next(r for r in again if r["title"] == PASSPORT)["include"]
+    assert "Already asked of" in page.text
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("past_due", "The due date is in the past"),
+    ("nobody", "Please choose who must provide it."),
+])
+def test_one_bad_row_sends_nothing_and_says_which(app, parole, mailbox, fault, message):
+    case = parole["case"]
+    attorney = signed_in(app, parole["attorney"])
+    _page, proposed = open_checklist(attorney, case)
+    if fault == "past_due":
+        proposed[4]["due_on"] = (date.today() - timedelta(days=1)).isoformat()
+    else:
+        proposed[4]["addressee"] = ""
+    response = attorney.submit(f"/cases/{case.uuid}/requests/checklist", as_form(proposed))
+    assert response.status_code == 200
+    assert message in response.text
+    # The error sits on the fifth row, and the attorney's edits are kept.
+    fifth = response.text.split("Document 5")[1].split("Document 6")[0]
+    assert message in fifth
+    assert rows(form_values(response.text))[4]["title"] == proposed[4]["title"]
+    assert count(DocumentRequest) == 0 and count(OutboxMessage) == 0
+
+
+def test_nothing_ticked_is_refused(app, parole):
+    attorney = signed_in(app, parole["attorney"])
+    _page, proposed = open_checklist(attorney, parole["case"])
+    for row in proposed:
+        row["include"] = ""
+    response = attorney.submit(f"/cases/{parole['case'].uuid}/requests/checklist",
+                               as_form(proposed))
+    assert response.status_code == 200 and "Nothing was selected to send." in response.text
+    assert count(DocumentRequest) == 0
+
+
+@pytest.mark.parametrize("who", ["client", "sponsor"])
+def test_clients_and_sponsors_cannot_send_a_checklist(app, parole, who):
+    user = parole["client"] if who == "client" else parole["sponsors"][0]
+    c = signed_in(app, user)
+    assert c.get(f"/cases/{parole['case'].uuid}/requests/checklist").status_code == 403
+    response = c.submit(f"/cases/{parole['case'].uuid}/requests/checklist",
+                        {"rows-0-include": "y", "rows-0-title": "x",
+                         "rows-0-addressee": str(user.uuid)})
+    assert response.status_code == 403 and count(DocumentRequest) == 0
