@@ -96,6 +96,14 @@ class Config:
     OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
     OUTBOX_LEASE_MINUTES = env_int("OUTBOX_LEASE_MINUTES", 10)
 
+    # Reminders of due document requests: days before the due date on which the
+    # person is reminded, and every how many days once it is overdue (from the day
+    # after). At most one email a person a day, sent from this hour of their day on.
+    REMINDER_DAYS_BEFORE = tuple(int(days) for days
+                                 in env("REMINDER_DAYS_BEFORE", "3,1").split(","))
+    REMINDER_OVERDUE_EVERY_DAYS = env_int("REMINDER_OVERDUE_EVERY_DAYS", 3)
+    REMINDER_LOCAL_HOUR = env_int("REMINDER_LOCAL_HOUR", 9)
+
     # Accounts.
     INVITATION_TTL = timedelta(days=env_int("INVITATION_TTL_DAYS", 7))
     PASSWORD_RESET_TTL = timedelta(minutes=env_int("PASSWORD_RESET_TTL_MINUTES", 30))

@@ -27,6 +27,7 @@ SUBJECTS = {
     "request_new": _l("Something new is waiting in your portal"),
     "request_returned": _l("Something new is waiting in your portal"),
     "request_submitted": _l("Something new is waiting in your portal"),
+    "request_reminder": _l("A reminder from your secure client portal"),
 }
 
 
@@ -113,3 +114,9 @@ def queue_request_submitted(email: str, language: str, url: str) -> None:
     """Tell a member of the attorney team that an upload waits for review
     (queued in the caller's transaction)."""
     outbox.queue(email, language, "request_submitted", {"url": url})
+
+
+def queue_request_reminder(email: str, language: str, url: str) -> None:
+    """Remind a client or sponsor that documents asked of them are due soon
+    or overdue (queued in the caller's transaction)."""
+    outbox.queue(email, language, "request_reminder", {"url": url})

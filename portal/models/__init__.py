@@ -5,11 +5,11 @@ from portal.models.evidence import Document, DocumentVersion, EncryptionKeyset, 
 from portal.models.invitation import Invitation
 from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.password_reset import PasswordReset
-from portal.models.request import DocumentRequest, RequestState
+from portal.models.request import DocumentRequest, RequestReminder, RequestState
 from portal.models.stored_object import ObjectState, Purpose, StoredObject
 from portal.models.user import Role, User, UserSession
 
 __all__ = ["AuditEvent", "Case", "CaseFlag", "CaseMembership", "Document", "DocumentRequest",
            "DocumentVersion", "EncryptionKeyset", "Invitation", "ObjectState", "OutboxMessage",
-           "OutboxState", "PasswordReset", "Purpose", "RequestState", "Role", "StoredObject",
+           "OutboxState", "PasswordReset", "Purpose", "RequestReminder", "RequestState", "Role", "StoredObject",
            "TimelineEvent", "User", "UserSession", "VersionStatus"]

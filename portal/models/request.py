@@ -5,7 +5,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Text
+from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.case_types import translate_checklist_text
@@ -43,7 +43,7 @@ class DocumentRequest(db.Model):
     addressee_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     instructions: Mapped[str] = mapped_column(Text, default="")
-    due_on: Mapped[date | None]
+    due_on: Mapped[date | None] = mapped_column(index=True)
     required: Mapped[bool] = mapped_column(default=True)
     state: Mapped[RequestState] = mapped_column(
         Enum(RequestState, native_enum=False, length=16,
@@ -78,3 +78,17 @@ class DocumentRequest(db.Model):
     def is_open(self) -> bool:
         """Whether the addressee still owes something (and may upload)."""
         return self.state in OPEN_STATES
+
+
+class RequestReminder(db.Model):
+    """That ``user`` was reminded of their due requests on ``sent_on`` (their
+    own calendar day). The unique pair is what keeps reminders to one a day,
+    even with several consumers running the periodic job at once."""
+
+    __tablename__ = "request_reminders"
+    __table_args__ = (UniqueConstraint("user_id", "sent_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    sent_on: Mapped[date]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -65,13 +65,18 @@ class DecisionConflict(ServiceError):
         self.state = state
 
 
-def today_for(user: User) -> date:
-    """Today's date where ``user`` lives (due dates are the person's days)."""
+def local_now(user: User, now: datetime | None = None) -> datetime:
+    """``now`` (default: the present) on ``user``'s clock."""
     try:
         zone = ZoneInfo(user.timezone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    return datetime.now(zone).date()
+    return (now or utcnow()).astimezone(zone)
+
+
+def today_for(user: User) -> date:
+    """Today's date where ``user`` lives (due dates are the person's days)."""
+    return local_now(user).date()
 
 
 def is_overdue(document_request: DocumentRequest, user: User) -> bool:
