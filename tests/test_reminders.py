@@ -83,12 +83,13 @@ def test_each_person_gets_their_own_reminder_for_their_own_requests(app, family,
         [family["client"].email, family["sponsor"].email])
 
 
-@pytest.mark.parametrize("why", ["accepted", "waived", "no due date", "closed case",
+@pytest.mark.parametrize("why", ["submitted", "accepted", "waived", "no due date", "closed case",
                                  "inactive person", "not yet"])
 def test_no_reminder_when_nothing_is_owed(app, family, mailbox, why):
     case, client = family["case"], family["client"]
     due = TODAY + timedelta(days=1)
-    state = {"accepted": RequestState.ACCEPTED, "waived": RequestState.WAIVED}.get(
+    state = {"submitted": RequestState.SUBMITTED, "accepted": RequestState.ACCEPTED,
+             "waived": RequestState.WAIVED}.get(
         why, RequestState.REQUESTED)
     ask(case, client, "Passport bio page",
         None if why == "no due date" else TODAY + timedelta(days=10) if why == "not yet" else due,
@@ -102,7 +103,7 @@ def test_no_reminder_when_nothing_is_owed(app, family, mailbox, why):
     assert mailbox.messages == []
 
 
-def test_a_submitted_or_rejected_request_is_still_owed(app, family, mailbox):
+def test_a_rejected_request_is_still_owed(app, family, mailbox):
     ask(family["case"], family["client"], "Passport bio page", TODAY + timedelta(days=1),
         RequestState.REJECTED)
     assert send_reminders(at(0)) == 1

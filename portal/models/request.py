@@ -29,6 +29,8 @@ class RequestState(str, enum.Enum):
 
 # States in which the addressee still owes something (and may upload).
 OPEN_STATES = (RequestState.REQUESTED, RequestState.SUBMITTED, RequestState.REJECTED)
+# States in which the next move is the addressee's (a submitted file waits for the firm).
+OWED_STATES = (RequestState.REQUESTED, RequestState.REJECTED)
 
 
 class DocumentRequest(db.Model):
@@ -76,8 +78,13 @@ class DocumentRequest(db.Model):
 
     @property
     def is_open(self) -> bool:
-        """Whether the addressee still owes something (and may upload)."""
+        """Whether the request still takes uploads."""
         return self.state in OPEN_STATES
+
+    @property
+    def is_owed(self) -> bool:
+        """Whether the next move is the addressee's (reminders, overdue)."""
+        return self.state in OWED_STATES
 
 
 class RequestReminder(db.Model):

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from portal import notify
 from portal.extensions import db
 from portal.models import Case, DocumentRequest, RequestReminder, User
-from portal.models.request import OPEN_STATES
+from portal.models.request import OWED_STATES
 from portal.requests.services import local_now
 
 
@@ -33,13 +33,14 @@ def reminder_due(due_on: date, today: date) -> bool:
 
 
 def _due_by_person(now: datetime) -> dict[User, list[DocumentRequest]]:
-    """Open requests of open cases whose due date is near or past, by addressee."""
+    """Requests of open cases still waiting for the addressee's upload
+    (not those whose file waits for review) with a near or past due date."""
     # A bound in UTC days, widened by one for time zones ahead of UTC.
     horizon = now.date() + timedelta(days=max(current_app.config["REMINDER_DAYS_BEFORE"]) + 1)
     rows = db.session.scalars(
         select(DocumentRequest).join(Case, Case.id == DocumentRequest.case_id)
         .join(User, User.id == DocumentRequest.addressee_id)
-        .where(DocumentRequest.state.in_(OPEN_STATES), DocumentRequest.due_on <= horizon,
+        .where(DocumentRequest.state.in_(OWED_STATES), DocumentRequest.due_on <= horizon,
                Case.closed_on.is_(None), User.active.is_(True)))
     people = defaultdict(list)
     for document_request in rows:

@@ -80,8 +80,8 @@ def today_for(user: User) -> date:
 
 
 def is_overdue(document_request: DocumentRequest, user: User) -> bool:
-    """Open and past its due date, in ``user``'s time zone."""
-    return (document_request.is_open and document_request.due_on is not None
+    """Still owed by the addressee and past its due date, in ``user``'s time zone."""
+    return (document_request.is_owed and document_request.due_on is not None
             and document_request.due_on < today_for(user))
 
 
