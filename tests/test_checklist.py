@@ -2,6 +2,7 @@
 step, read by each person in their own language."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -10,7 +11,9 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import AuditEvent, DocumentRequest, OutboxMessage, Role, TimelineEvent
 from tests.conftest import PASSWORD
+from portal.requests import services
 from tests.forms import form_values
+from tests.uploads import PDF, upload
 
 I134 = "Form I-134 with tax return and proof of income and assets"
 PASSPORT = "Passport or national ID of the beneficiary"
@@ -169,3 +172,28 @@ def test_clients_and_sponsors_cannot_send_a_checklist(app, parole, who):
                         {"rows-0-include": "y", "rows-0-title": "x",
                          "rows-0-addressee": str(user.uuid)})
     assert response.status_code == 403 and count(DocumentRequest) == 0
+
+
+def test_earlier_files_of_a_request_are_marked_replaced(app, parole):
+    case, client = parole["case"], parole["client"]
+    request = services.create_request(parole["attorney"], case, addressee=client,
+                                      title="Passport bio page", instructions="",
+                                      due_on=None, required=True)
+    family = signed_in(app, client)
+    url = f"/cases/{case.uuid}/requests/{request.uuid}/uploads"
+    upload(family, url, [("first.pdf", [PDF])])
+    services.decide(parole["attorney"], case, request, "reject", "Blurred.")
+    assert "no aceptado" in line_of("first.pdf", family.get(f"/cases/{case.uuid}").text)
+    upload(family, url, [("second.pdf", [PDF])])
+    page = family.get(f"/cases/{case.uuid}").text
+    assert "reemplazado por un archivo más reciente" in line_of("first.pdf", page)
+    assert "reemplazado" not in line_of("second.pdf", page)
+    # The firm sees the same on its review panel, in its own language.
+    page = signed_in(app, parole["attorney"]).get(f"/cases/{case.uuid}").text
+    assert "replaced by a newer file" in line_of("first.pdf", page)
+    assert "replaced" not in line_of("second.pdf", page)
+
+
+def line_of(filename: str, page: str) -> str:
+    """The list item that names ``filename``."""
+    return re.search(rf"<li(?:\s[^>]*)?>((?:(?!</li>).)*{re.escape(filename)}.*?)</li>", page, re.S)[1]
