@@ -170,3 +170,63 @@ def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
         assert [v.filename for v in answered.versions] == ["pasaporte.pdf",
                                                            "pasaporte-completo.pdf"]
         db.session.remove()
+
+
+def test_attorney_reviews_from_the_queue_and_sends_the_checklist(
+        production_portal: Portal, spanish_case, browser):
+    """After the client's answer above: the attorney finds it in the firm's
+    queue, accepts it, then sends the parole checklist from the case page."""
+    from playwright.sync_api import expect
+
+    portal, base = production_portal, production_portal.base_url
+    _email, case_uuid, request_uuid, _due = spanish_case
+    page = browser.new_page()
+    page.goto(f"{base}/login")
+    page.get_by_label("Email").fill(ATTORNEY)
+    page.get_by_label("Password").fill(portal.client_password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}/")
+
+    page.get_by_role("link", name="To review (1)").click()
+    row = page.locator("table.queue tbody tr").first
+    expect(row).to_contain_text("HP-2026-0057")
+    expect(row).to_contain_text(TITLE)
+    _screenshot(page, "requests-attorney-1-queue")
+    row.get_by_role("link", name="HP-2026-0057").click()
+    card = page.locator(f"#request-{request_uuid}")
+    expect(card.locator(".versions li").first).to_contain_text("replaced by a newer file")
+    card.get_by_role("button", name="Accept").click()
+    page.wait_for_load_state()
+    expect(card.locator(".state")).to_have_text("accepted")
+    expect(page.get_by_role("link", name="To review (0)")).to_be_visible()
+
+    page.get_by_role("link", name="Add documents from the checklist").click()
+    rows = page.locator("fieldset.checklist-row")
+    expect(rows.first.get_by_label("What is needed")).to_have_value(
+        "Passport or national ID of the beneficiary")
+    # Keep the first two documents, drop the others, set one due date for all.
+    for index in range(2, rows.count()):
+        box = rows.nth(index).get_by_label("Ask for this")
+        if box.is_checked():
+            box.uncheck()
+    due = date.today() + timedelta(days=20)
+    page.get_by_label("Due date for every document without its own (optional)").fill(
+        due.isoformat())
+    _no_horizontal_scroll_at(page, VIEWPORTS["phone"])
+    _screenshot(page, "requests-attorney-2-checklist")
+    page.get_by_role("button", name="Send the checked requests").click()
+    page.wait_for_load_state()
+    expect(page.get_by_text("2 requests were sent.")).to_be_visible()
+    with portal.app.app_context():
+        sent = db.session.scalars(select(DocumentRequest).where(
+            DocumentRequest.title != TITLE)).all()
+        assert sorted(r.due_on for r in sent) == [due, due]
+        db.session.remove()
+    _screenshot(page, "requests-attorney-3-sent")
+
+
+def _no_horizontal_scroll_at(page, size) -> None:
+    """The page fits a screen of ``size`` (then returns to desktop width)."""
+    page.set_viewport_size(size)
+    _no_horizontal_scroll(page)
+    page.set_viewport_size(VIEWPORTS["desktop"])
