@@ -77,6 +77,13 @@ EXPECTED = {
                                                     other_attorney=404),
     ("requests.decide_request", "POST"): outcome(client=403, sponsor=404, attorney=303,
                                                  other_attorney=404, staff=303, admin=303),
+    # The proposed checklist; posted empty, nothing is selected and the form is re-shown.
+    ("requests.send_checklist", "GET"): outcome(client=403, sponsor=403, attorney=200,
+                                                other_attorney=404, staff=200, admin=200),
+    ("requests.send_checklist", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                                 other_attorney=404, staff=200, admin=200),
+    # The firm's queue across its cases; clients and sponsors must not learn it exists.
+    ("requests.review_queue", "GET"): outcome(default=200, client=404, sponsor=404),
     ("admin.list_users", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "POST"): outcome(default=403, admin=200),

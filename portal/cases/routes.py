@@ -14,7 +14,9 @@ from portal.cases.permissions import (can_manage_case, can_see_internal_notes,
                                       can_see_case_story, get_case_or_404, visible_members)
 from portal.errors import ServiceError
 from portal.models.case import CaseRole, UrgencyFlag
+from portal.requests.queue import case_summaries
 from portal.requests.routes import case_panel
+from portal.requests.services import today_for
 
 bp = Blueprint("cases", __name__)
 
@@ -34,10 +36,14 @@ def dashboard():
             abort(400)
     include_closed = request.args.get("closed") == "1"
     cases = services.dashboard_cases(current_user, sort, flag, include_closed)
-    template = "cases/firm_dashboard.html" if current_user.is_firm else "cases/my_cases.html"
-    return render_template(template, cases=cases, sort=sort, flag=flag, flags=list(UrgencyFlag),
-                           include_closed=include_closed, progress=services.progress,
-                           get_case_type=get_case_type, can_see_story=can_see_case_story)
+    if not current_user.is_firm:
+        return render_template("cases/my_cases.html", cases=cases,
+                               progress=services.progress, get_case_type=get_case_type,
+                               can_see_story=can_see_case_story)
+    return render_template("cases/firm_dashboard.html", cases=cases, sort=sort, flag=flag,
+                           flags=list(UrgencyFlag), include_closed=include_closed,
+                           progress=services.progress, get_case_type=get_case_type,
+                           summaries=case_summaries(cases), today=today_for(current_user))
 
 
 @bp.route("/cases/<case_uuid>")

@@ -2,11 +2,13 @@
 uploading to one, and the attorney's decisions."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from portal import audit
+from portal.case_types import get_case_type
 from portal.cases.permissions import case_role, get_case_or_404
 from portal.errors import ServiceError
 from portal.evidence.permissions import can_see_version
@@ -14,8 +16,8 @@ from portal.evidence.routes import receive_upload, upload_form_context
 from portal.extensions import csrf, db
 from portal.models import Case, User
 from portal.models.case import CaseRole
-from portal.requests import services
-from portal.requests.forms import DecisionForm, RequestForm
+from portal.requests import checklist, queue, services
+from portal.requests.forms import ChecklistForm, DecisionForm, RequestForm
 from portal.requests.permissions import (can_review, can_upload_to, get_request_or_404,
                                          visible_requests)
 
@@ -25,6 +27,12 @@ bp = Blueprint("requests", __name__)
 def _addressees(case: Case) -> list[tuple[str, str]]:
     return [(str(m.user.uuid), m.user.name) for m in case.memberships
             if m.role in (CaseRole.CLIENT, CaseRole.SPONSOR)]
+
+
+def _addressee(case: Case, user_uuid: str) -> User | None:
+    """The case member with ``user_uuid`` (the service checks they are a
+    client or sponsor); None when nobody on the case has it."""
+    return next((m.user for m in case.memberships if str(m.user.uuid) == user_uuid), None)
 
 
 def case_panel(user: User, case: Case) -> dict:
@@ -66,7 +74,7 @@ def create_request(case_uuid: str):
         flash(_("The request was not sent: please give it a title and choose who must "
                 "provide it."), "error")
         return _back(case)
-    addressee = next(m.user for m in case.memberships if str(m.user.uuid) == form.addressee.data)
+    addressee = _addressee(case, form.addressee.data)
     try:
         services.create_request(current_user, case, addressee=addressee,
                                 title=form.title.data, instructions=form.instructions.data or "",
@@ -76,6 +84,81 @@ def create_request(case_uuid: str):
     else:
         flash(_("The request was sent to %(name)s.", name=addressee.name), "success")
     return _back(case)
+
+
+# Blank rows under the proposal, for documents the type's checklist lacks.
+BLANK_ROWS = 3
+
+
+def _proposed_rows(form: ChecklistForm, case: Case) -> dict[int, str]:
+    """Fill ``form`` with the proposal; return a note for rows left unticked."""
+    notes = {}
+    for index, proposal in enumerate(checklist.propose(case)):
+        if proposal.addressee is None:
+            notes[index] = _("Nobody on the case can provide this yet: invite them first, or "
+                             "choose someone else.")
+        elif proposal.already_asked:
+            notes[index] = _("Already asked of %(name)s.", name=proposal.addressee.name)
+        form.rows.append_entry({
+            "include": proposal.addressee is not None and not proposal.already_asked,
+            "title": proposal.title, "instructions": proposal.instructions,
+            "addressee": str(proposal.addressee.uuid) if proposal.addressee else "",
+            "required": True})
+    client = next((uuid for uuid, _name in _addressees(case)), "")
+    for _blank in range(BLANK_ROWS):
+        form.rows.append_entry({"include": True, "addressee": client, "required": True})
+    return notes
+
+
+def _rows_to_send(form: ChecklistForm, case: Case) -> tuple[list[int], list, dict[int, str]]:
+    """The ticked rows with a title, as requests to send; rows naming
+    nobody on the case come back as errors by row index."""
+    positions, items, errors = [], [], {}
+    for index, row in enumerate(form.rows):
+        if not (row.include.data and (row.title.data or "").strip()):
+            continue
+        addressee = _addressee(case, row.addressee.data or "")
+        if addressee is None:
+            errors[index] = _("Please choose who must provide it.")
+            continue
+        positions.append(index)
+        items.append(services.NewRequest(addressee, row.title.data, row.instructions.data or "",
+                                         row.due_on.data or form.due_on_all.data,
+                                         row.required.data))
+    return positions, items, errors
+
+
+@bp.route("/cases/<case_uuid>/requests/checklist", methods=["GET", "POST"])
+def send_checklist(case_uuid: str):
+    """The attorney team edits the case type's proposed checklist (drop,
+    change, add, set due dates) and sends it in one step."""
+    case = get_case_or_404(case_uuid, current_user)
+    if not can_review(current_user, case):
+        abort(403)
+    form = ChecklistForm()
+    notes = _proposed_rows(form, case) if request.method == "GET" else {}
+    choices = [("", _("Choose…"))] + _addressees(case)
+    for row in form.rows:
+        row.addressee.choices = choices
+    row_errors: dict[int, str] = {}
+    if form.validate_on_submit():
+        positions, items, row_errors = _rows_to_send(form, case)
+        if not row_errors:
+            try:
+                sent = services.send_requests(current_user, case, items)
+            except services.InvalidItem as error:
+                row_errors[positions[error.item]] = error.message
+            except ServiceError as error:
+                flash(error.message, "error")
+            else:
+                flash(ngettext("%(num)d request was sent.", "%(num)d requests were sent.",
+                               len(sent)), "success")
+                return _back(case)
+    elif request.method == "POST":
+        flash(_("The checklist was not sent: please check the dates and try again."), "error")
+    return render_template("requests/checklist.html", case=case, form=form,
+                           row_errors=row_errors, notes=notes,
+                           case_type=get_case_type(case.case_type))
 
 
 @bp.route("/cases/<case_uuid>/requests/<request_uuid>/uploads", methods=["POST"])
@@ -118,3 +201,20 @@ def decide_request(case_uuid: str, request_uuid: str):
         flash(_("The request is now %(state)s.",
                 state=services.STATE_LABELS[document_request.state]), "success")
     return _back(case)
+
+
+@bp.route("/requests")
+def review_queue():
+    """The firm's queue across its cases: files waiting for a decision, the
+    longest waiting first, and overdue requests."""
+    if not current_user.is_firm:
+        abort(404)  # clients and sponsors must not learn the page exists
+    return render_template("requests/queue.html", to_review=queue.to_review(current_user),
+                           overdue=queue.overdue(current_user))
+
+
+@bp.app_context_processor
+def review_count() -> dict:
+    """The nav's count of files to review: a callable, so the COUNT runs
+    only where base.html shows the link (the firm's pages)."""
+    return {"review_count": lambda: queue.count_to_review(current_user)}

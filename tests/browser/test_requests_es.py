@@ -89,6 +89,21 @@ def _upload(page, card, name: str, content: bytes, portal: Portal) -> None:
     page.wait_for_load_state()
 
 
+# The sign-in form's labels (email, password, button) in each browser language.
+SIGN_IN = {"es": ("Correo electrónico", "Contraseña", "Iniciar sesión"),
+           "en": ("Email", "Password", "Sign in")}
+
+
+def _sign_in(page, base: str, email: str, password: str, labels: tuple[str, str, str]) -> None:
+    """Sign in through the form, as a person would."""
+    email_label, password_label, button = labels
+    page.goto(f"{base}/login")
+    page.get_by_label(email_label).fill(email)
+    page.get_by_label(password_label).fill(password)
+    page.get_by_role("button", name=button).click()
+    page.wait_for_url(f"{base}/")
+
+
 def _no_horizontal_scroll(page) -> None:
     """Nothing on the page is wider than the phone's screen."""
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
@@ -114,11 +129,7 @@ def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
     page = phone_browser_es.new_page()
 
     # The browser speaks Spanish, so the sign-in page does too.
-    page.goto(f"{base}/login")
-    page.get_by_label("Correo electrónico").fill(email)
-    page.get_by_label("Contraseña").fill(portal.client_password)
-    page.get_by_role("button", name="Iniciar sesión").click()
-    page.wait_for_url(f"{base}/")
+    _sign_in(page, base, email, portal.client_password, SIGN_IN["es"])
 
     page.goto(f"{base}/cases/{case_uuid}")
     # "What we need from you" is the first section of the case, in Spanish.
@@ -181,14 +192,10 @@ def test_attorney_reviews_from_the_queue_and_sends_the_checklist(
     portal, base = production_portal, production_portal.base_url
     _email, case_uuid, request_uuid, _due = spanish_case
     page = browser.new_page()
-    page.goto(f"{base}/login")
-    page.get_by_label("Email").fill(ATTORNEY)
-    page.get_by_label("Password").fill(portal.client_password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
+    _sign_in(page, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
 
     page.get_by_role("link", name="To review (1)").click()
-    row = page.locator("table.queue tbody tr").first
+    row = page.get_by_role("region", name="To review").locator("tbody tr").first
     expect(row).to_contain_text("HP-2026-0057")
     expect(row).to_contain_text(TITLE)
     _screenshot(page, "requests-attorney-1-queue")

@@ -1,0 +1,112 @@
+"""The firm's view across cases: submissions waiting for a decision,
+overdue requests, and each case's completeness for the dashboard.
+
+Each list is one query over the cases the user may open (``visible_cases``),
+the summaries two grouped ones, never a query per case: the firm has hundreds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Select, func, select
+
+from portal.cases.permissions import visible_cases
+from portal.extensions import db
+from portal.models import Case, DocumentRequest, DocumentVersion, RequestState, User
+from portal.models.request import OWED_STATES
+from portal.requests import services
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """A submitted request, its case, and when its newest file arrived."""
+
+    request: DocumentRequest
+    case: Case
+    waiting_since: datetime
+
+
+@dataclass(frozen=True)
+class OverdueItem:
+    """A request still owed past its due date, and by how many of the viewer's days."""
+
+    request: DocumentRequest
+    case: Case
+    days_late: int
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """What the dashboard shows of a case's requests: required ones accepted
+    (``services.completeness``'s rule) and the earliest due date of those
+    still owed by their addressee (so "overdue" means what it does elsewhere)."""
+
+    accepted: int
+    required: int
+    next_due: date | None
+
+
+def _visible_case_ids(user: User) -> Select:
+    return visible_cases(user).with_only_columns(Case.id)
+
+
+def _with_case_and_addressee(*columns) -> Select:
+    # The addressee is loaded in the same row, so templates reading
+    # ``request.addressee`` find it in the session instead of querying again.
+    return (select(DocumentRequest, Case, User, *columns)
+            .join(Case, Case.id == DocumentRequest.case_id)
+            .join(User, User.id == DocumentRequest.addressee_id))
+
+
+def to_review(user: User) -> list[ReviewItem]:
+    """Submitted requests in the cases ``user`` may open, the one waiting
+    longest (by its newest upload) first."""
+    waiting_since = func.max(DocumentVersion.uploaded_at)
+    rows = db.session.execute(
+        _with_case_and_addressee(waiting_since)
+        .join(DocumentVersion, DocumentVersion.request_id == DocumentRequest.id)
+        .where(DocumentRequest.state == RequestState.SUBMITTED,
+               DocumentRequest.case_id.in_(_visible_case_ids(user)))
+        .group_by(DocumentRequest.id, Case.id, User.id)
+        .order_by(waiting_since, DocumentRequest.id))
+    return [ReviewItem(request, case, at) for request, case, _addressee, at in rows]
+
+
+def count_to_review(user: User) -> int:
+    """How many requests ``to_review`` lists, with one COUNT (for the nav)."""
+    return db.session.scalar(
+        select(func.count(DocumentRequest.id))
+        .where(DocumentRequest.state == RequestState.SUBMITTED,
+               DocumentRequest.case_id.in_(_visible_case_ids(user))))
+
+
+def overdue(user: User) -> list[OverdueItem]:
+    """Requests still owed by their addressee (``services.is_overdue``'s
+    rule: a submitted file waits for the firm, in ``to_review``) and due
+    before today (``user``'s day), in the cases ``user`` may open, the most
+    overdue first."""
+    today = services.today_for(user)
+    rows = db.session.execute(
+        _with_case_and_addressee()
+        .where(DocumentRequest.state.in_(OWED_STATES), DocumentRequest.due_on < today,
+               DocumentRequest.case_id.in_(_visible_case_ids(user)))
+        .order_by(DocumentRequest.due_on, DocumentRequest.id))
+    return [OverdueItem(request, case, (today - request.due_on).days)
+            for request, case, _addressee in rows]
+
+
+def case_summaries(cases: list[Case]) -> dict[int, CaseSummary]:
+    """A ``CaseSummary`` for each of ``cases``, keyed by case id, in two
+    grouped queries whatever the number of cases."""
+    ids = [case.id for case in cases]
+    done = services.completeness_by_case(ids)
+    next_due = dict(db.session.execute(
+        select(DocumentRequest.case_id, func.min(DocumentRequest.due_on))
+        .where(DocumentRequest.case_id.in_(ids), DocumentRequest.state.in_(OWED_STATES))
+        .group_by(DocumentRequest.case_id)).all())
+    summaries = {}
+    for case_id in ids:
+        counts = done.get(case_id, services.Completeness(0, 0))
+        summaries[case_id] = CaseSummary(counts.accepted, counts.required, next_due.get(case_id))
+    return summaries
