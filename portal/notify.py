@@ -28,6 +28,8 @@ SUBJECTS = {
     "request_returned": _l("Something new is waiting in your portal"),
     "request_submitted": _l("Something new is waiting in your portal"),
     "request_reminder": _l("A reminder from your secure client portal"),
+    "case_update": _l("Something new is waiting in your portal"),
+    "reparole_reminder": _l("A reminder from your secure client portal"),
 }
 
 
@@ -120,3 +122,15 @@ def queue_request_reminder(email: str, language: str, url: str) -> None:
     """Remind a client or sponsor that documents asked of them are due soon
     or overdue (queued in the caller's transaction)."""
     outbox.queue(email, language, "request_reminder", {"url": url})
+
+
+def queue_case_update(email: str, language: str, url: str) -> None:
+    """Tell a client that their case's timeline has news for them (queued
+    in the caller's transaction)."""
+    outbox.queue(email, language, "case_update", {"url": url})
+
+
+def queue_reparole_reminder(email: str, language: str, url: str) -> None:
+    """Remind the client or the attorney team that a parole period ends
+    soon, without saying so (queued in the caller's transaction)."""
+    outbox.queue(email, language, "reparole_reminder", {"url": url})

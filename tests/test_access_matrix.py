@@ -54,6 +54,13 @@ EXPECTED = {
                                             other_attorney=404, staff=200, admin=200),
     ("cases.invite_member", "POST"): outcome(client=403, sponsor=403, attorney=200,
                                              other_attorney=404, staff=200, admin=200),
+    # Running the case is the firm's: posted empty, the errors are flashed on the case page.
+    ("cases.move_stage", "POST"): outcome(client=403, sponsor=403, attorney=302,
+                                          other_attorney=404, staff=302, admin=302),
+    ("cases.close_case", "POST"): outcome(client=403, sponsor=403, attorney=302,
+                                          other_attorney=404, staff=302, admin=302),
+    ("cases.add_note", "POST"): outcome(client=403, sponsor=403, attorney=302,
+                                        other_attorney=404, staff=302, admin=302),
     ("evidence.list_documents", "GET"): outcome(default=200, other_attorney=404),
     # The client's document: not the sponsor's to see.
     ("evidence.show_document", "GET"): outcome(default=200, sponsor=404, other_attorney=404),

@@ -65,7 +65,7 @@ def test_client_sees_their_cases_with_what_to_do(client, login_as, firm):
     assert "Case " in page and "HP-2026-0101" in page and "HP-2026-0102" in page
     assert "HP-2026-0103" not in page
     assert "What you need to do:" in page
-    assert "Step 1 of 11" in page  # intake of humanitarian parole
+    assert "<strong>Now:</strong> Intake" in page
 
 
 def test_sponsor_sees_only_the_case_they_support(client, login_as, firm):

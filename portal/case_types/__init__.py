@@ -1,5 +1,10 @@
-"""Case types are data: each ``*.toml`` file here defines one type's stages and
-default evidence checklist. Adding a type needs no code.
+"""Case types are data: each ``*.toml`` file here defines one type's stages,
+default evidence checklist and USCIS status titles. Adding a type needs no code.
+
+Stages form a path, not a line. ``kind = "step"`` stages are the usual way
+through, in file order; a ``"detour"`` (a Request for Evidence) leaves the
+path after its ``returns_to`` step and comes back to it; an ``"ending"``
+(denied, closed) ends the path, and one with ``closes = true`` closes the case.
 
 Texts in the files are English source strings. They are translated when shown
 (``stage.title`` etc. are lazy strings) and extracted for the catalogs by
@@ -18,14 +23,38 @@ HERE = Path(__file__).parent
 TRANSLATABLE = ("name", "title", "next", "todo", "instructions")
 
 
+STEP, DETOUR, ENDING = "step", "detour", "ending"
+
+
 @dataclass(frozen=True)
 class Stage:
-    """One step of a case type's progress line."""
+    """One stage of a case type."""
 
     key: str
     title: LazyString
     next: LazyString  # what happens next, in the client's words
     todo: LazyString | None  # what the client must do, if anything
+    kind: str = STEP
+    returns_to: str | None = None  # a detour's step, where it leaves and rejoins the path
+    closes: bool = False  # an ending that closes the case
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """A stage as the case's progress shows it: ``state`` is "done",
+    "current" or "ahead"."""
+
+    stage: Stage
+    state: str
+
+
+@dataclass(frozen=True)
+class UscisStatus:
+    """A USCIS online case-status title the firm records as an event, and
+    the stage it usually moves the case to (None: it does not move it)."""
+
+    title: str  # USCIS's English wording, kept as it appears on their site
+    stage: str | None
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,7 @@ class CaseType:
     reference_prefix: str
     stages: tuple[Stage, ...]
     checklist: tuple[ChecklistItem, ...]
+    uscis_statuses: tuple[UscisStatus, ...] = ()
 
     def stage(self, key: str) -> Stage:
         """Return the stage with ``key``; raises ``KeyError`` for an unknown key."""
@@ -63,9 +93,42 @@ class CaseType:
                 return stage
         raise KeyError(key)
 
-    def stage_index(self, key: str) -> int:
-        """Position of the stage in the progress line (0-based)."""
-        return [s.key for s in self.stages].index(key)
+    def has_stage(self, key: str) -> bool:
+        """True if this type has a stage ``key``."""
+        return any(stage.key == key for stage in self.stages)
+
+    @property
+    def steps(self) -> tuple[Stage, ...]:
+        """The usual way through, in order: stages that are neither detours nor endings."""
+        return tuple(stage for stage in self.stages if stage.kind == STEP)
+
+    def path(self, current: str, visited: set[str] | frozenset[str] = frozenset()) -> list[PathStep]:
+        """The case's progress: steps done, where it is, and what normally comes next.
+
+        On a step, earlier steps are done and later ones ahead (a case sent
+        back shows its later steps ahead again). On a detour, the detour sits
+        after the step it leaves from. At an ending, the steps the case went
+        through (``visited``: the stages of its history) are done, up to the
+        furthest, and nothing is ahead.
+        """
+        stage = self.stage(current)
+        steps = self.steps
+        keys = [s.key for s in steps]
+        if stage.kind == ENDING:
+            reached = [i for i, key in enumerate(keys) if key in visited]
+            done = steps[:max(reached) + 1] if reached else ()
+            return [PathStep(s, "done") for s in done] + [PathStep(stage, "current")]
+        if stage.kind == DETOUR:
+            split = keys.index(stage.returns_to) + 1
+            return ([PathStep(s, "done") for s in steps[:split]] + [PathStep(stage, "current")]
+                    + [PathStep(s, "ahead") for s in steps[split:]])
+        split = keys.index(stage.key)
+        return ([PathStep(s, "done") for s in steps[:split]] + [PathStep(stage, "current")]
+                + [PathStep(s, "ahead") for s in steps[split + 1:]])
+
+    def status(self, title: str) -> UscisStatus | None:
+        """The USCIS status with this exact title, or None."""
+        return next((s for s in self.uscis_statuses if s.title == title), None)
 
 
 def _lazy(text: str | None) -> LazyString | None:
@@ -74,15 +137,43 @@ def _lazy(text: str | None) -> LazyString | None:
 
 def _load(path: Path) -> CaseType:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return CaseType(
+    case_type = CaseType(
         key=data["key"],
         name=_lazy(data["name"]),
         reference_prefix=data["reference_prefix"],
-        stages=tuple(Stage(s["key"], _lazy(s["title"]), _lazy(s["next"]), _lazy(s.get("todo")))
+        stages=tuple(Stage(s["key"], _lazy(s["title"]), _lazy(s["next"]), _lazy(s.get("todo")),
+                           s.get("kind", STEP), s.get("returns_to"), s.get("closes", False))
                      for s in data["stages"]),
         checklist=tuple(ChecklistItem(c["title"], c["addressed_to"], c["instructions"])
                         for c in data.get("checklist", [])),
+        uscis_statuses=tuple(UscisStatus(u["title"], u.get("stage"))
+                             for u in data.get("uscis_statuses", [])),
     )
+    _check(case_type)
+    return case_type
+
+
+def _check(case_type: CaseType) -> None:
+    """Refuse a definition whose stages do not form a path."""
+    keys = [s.key for s in case_type.stages]
+    step_keys = {s.key for s in case_type.steps}
+    problems = []
+    if len(set(keys)) != len(keys):
+        problems.append("duplicate stage keys")
+    if not step_keys:
+        problems.append("no steps")
+    for stage in case_type.stages:
+        if stage.kind not in (STEP, DETOUR, ENDING):
+            problems.append(f"{stage.key}: unknown kind {stage.kind!r}")
+        if stage.kind == DETOUR and stage.returns_to not in step_keys:
+            problems.append(f"{stage.key}: a detour must return to a step")
+        if stage.closes and stage.kind != ENDING:
+            problems.append(f"{stage.key}: only an ending closes a case")
+    for status in case_type.uscis_statuses:
+        if status.stage is not None and status.stage not in keys:
+            problems.append(f"USCIS status {status.title!r}: unknown stage {status.stage!r}")
+    if problems:
+        raise ValueError(f"case type {case_type.key}: " + "; ".join(problems))
 
 
 @cache

@@ -1,8 +1,6 @@
 """Case rules: what a dashboard lists and in which order."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -14,24 +12,6 @@ from portal.cases.permissions import visible_cases
 
 SORTS = ("urgency", "stage", "reference", "opened")
 _FLAG_ORDER = list(UrgencyFlag)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a case stands on its type's progress line."""
-
-    number: int  # 1-based
-    total: int
-
-    @property
-    def percent(self) -> int:
-        return round(100 * self.number / self.total)
-
-
-def progress(case: Case) -> Progress:
-    """The position of the case's stage among its type's stages."""
-    case_type = get_case_type(case.case_type)
-    return Progress(case_type.stage_index(case.stage) + 1, len(case_type.stages))
 
 
 def urgency_key(case: Case) -> tuple:
@@ -56,7 +36,8 @@ def dashboard_cases(user: User, sort: str = "urgency", flag: UrgencyFlag | None 
     cases = list(db.session.scalars(query))
     keys = {
         "urgency": urgency_key,
-        "stage": lambda c: (-progress(c).percent, c.reference),
+        "stage": lambda c: (-[s.key for s in get_case_type(c.case_type).stages].index(c.stage),
+                            c.reference),
         "reference": lambda c: c.reference,
         "opened": lambda c: (c.opened_on, c.reference),
     }

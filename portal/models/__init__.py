@@ -1,15 +1,19 @@
 """All models; importing this package registers every table with the metadata."""
 from portal.models.audit import AuditEvent
-from portal.models.case import Case, CaseFlag, CaseMembership, TimelineEvent
+from portal.models.case import Case, CaseFlag, CaseMembership, Decision, TimelineEvent
 from portal.models.evidence import Document, DocumentVersion, EncryptionKeyset, VersionStatus
 from portal.models.invitation import Invitation
 from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.password_reset import PasswordReset
 from portal.models.request import DocumentRequest, RequestReminder, RequestState
 from portal.models.stored_object import ObjectState, Purpose, StoredObject
+from portal.models.tracking import (CalendarFeed, CaseDeadline, DeadlineKind, ExpediteOutcome,
+                                    ExpediteRequest, ParoleReminder, ReferenceCounter)
 from portal.models.user import Role, User, UserSession
 
-__all__ = ["AuditEvent", "Case", "CaseFlag", "CaseMembership", "Document", "DocumentRequest",
-           "DocumentVersion", "EncryptionKeyset", "Invitation", "ObjectState", "OutboxMessage",
-           "OutboxState", "PasswordReset", "Purpose", "RequestReminder", "RequestState", "Role", "StoredObject",
+__all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseFlag", "CaseMembership",
+           "DeadlineKind", "Decision", "Document", "DocumentRequest", "DocumentVersion",
+           "EncryptionKeyset", "ExpediteOutcome", "ExpediteRequest", "Invitation", "ObjectState",
+           "OutboxMessage", "OutboxState", "ParoleReminder", "PasswordReset", "Purpose",
+           "ReferenceCounter", "RequestReminder", "RequestState", "Role", "StoredObject",
            "TimelineEvent", "User", "UserSession", "VersionStatus"]

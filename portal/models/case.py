@@ -5,7 +5,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -42,9 +42,21 @@ class UrgencyFlag(str, enum.Enum):
     NONPROFIT_INTEREST = "nonprofit_interest"
 
 
+class Decision(str, enum.Enum):
+    """USCIS's decision on the request."""
+
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
 class Case(db.Model):
     """A matter the firm handles for a client. ``case_type`` and ``stage`` are
-    keys into the case-type definitions (``portal/cases/case_types``)."""
+    keys into the case-type definitions (``portal/case_types``).
+
+    ``version`` counts changes to the row: SQLAlchemy adds it to every UPDATE,
+    so of two people changing the same case at once the second is refused
+    (``StaleDataError``) instead of silently overwriting the first.
+    """
 
     __tablename__ = "cases"
 
@@ -60,7 +72,14 @@ class Case(db.Model):
     receipt_number: Mapped[str | None] = mapped_column(String(13))
     opened_on: Mapped[date] = mapped_column(default=date.today)
     closed_on: Mapped[date | None]
+    decision: Mapped[Decision | None] = mapped_column(_enum(Decision))
+    decided_on: Mapped[date | None]
+    parole_entry_on: Mapped[date | None]  # from the I-94
+    parole_ends_on: Mapped[date | None] = mapped_column(index=True)  # from the I-94
+    version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}
 
     assigned_attorney: Mapped[User | None] = relationship()
     memberships: Mapped[list[CaseMembership]] = relationship(
@@ -109,8 +128,13 @@ class CaseMembership(db.Model):
 
 
 class TimelineEvent(db.Model):
-    """Something that happened in a case. ``client_text`` is what the client
-    reads; ``internal_note`` is for the firm only."""
+    """Something that happened in a case.
+
+    ``kind`` and ``data`` say what happened, and the page words it in the
+    reader's language (``portal.cases.timeline``). ``client_text`` is what
+    the firm wrote to the client; ``internal_note`` is for the firm only.
+    An event that is not ``client_visible`` is the firm's alone.
+    """
 
     __tablename__ = "timeline_events"
 
@@ -121,6 +145,8 @@ class TimelineEvent(db.Model):
     stage: Mapped[str] = mapped_column(String(64))
     client_text: Mapped[str] = mapped_column(Text, default="")
     internal_note: Mapped[str] = mapped_column(Text, default="")
+    client_visible: Mapped[bool] = mapped_column(default=True)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
