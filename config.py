@@ -103,6 +103,11 @@ class Config:
                                  in env("REMINDER_DAYS_BEFORE", "3,1").split(","))
     REMINDER_OVERDUE_EVERY_DAYS = env_int("REMINDER_OVERDUE_EVERY_DAYS", 3)
     REMINDER_LOCAL_HOUR = env_int("REMINDER_LOCAL_HOUR", 9)
+    # Re-parole: reminders to the attorney team and the client this many days
+    # before the parole end date, and the day by which it should be filed.
+    REPAROLE_REMINDER_DAYS = tuple(int(days) for days
+                                   in env("REPAROLE_REMINDER_DAYS", "120,90,60").split(","))
+    REPAROLE_FILE_DAYS_BEFORE = env_int("REPAROLE_FILE_DAYS_BEFORE", 90)
 
     # Accounts.
     INVITATION_TTL = timedelta(days=env_int("INVITATION_TTL_DAYS", 7))
