@@ -10,6 +10,7 @@ counters (seeded here from the references already handed out) and calendar
 feed secrets.
 """
 import re
+import uuid
 
 from alembic import op
 import sqlalchemy as sa
@@ -105,6 +106,18 @@ def upgrade():
         batch_op.add_column(sa.Column('data', sa.JSON(), nullable=False, server_default='{}'))
 
 
+    # Invitations get a public id (the people panel resends and revokes them by URL).
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('uuid', sa.Uuid(), nullable=True))
+    invitations = sa.table('invitations', sa.column('id', sa.Integer), sa.column('uuid', sa.Uuid))
+    bind = op.get_bind()
+    for (row_id,) in bind.execute(sa.select(invitations.c.id)).all():
+        bind.execute(invitations.update().where(invitations.c.id == row_id)
+                     .values(uuid=uuid.uuid4()))
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.alter_column('uuid', existing_type=sa.Uuid(), nullable=False)
+        batch_op.create_unique_constraint('uq_invitations_uuid', ['uuid'])
+
     # Events written before this revision with no client text were the firm's alone.
     op.execute("UPDATE timeline_events SET client_visible = false WHERE client_text = ''")
     _seed_reference_counters()
@@ -127,6 +140,9 @@ def _seed_reference_counters():
 
 
 def downgrade():
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_constraint('uq_invitations_uuid', type_='unique')
+        batch_op.drop_column('uuid')
     with op.batch_alter_table('timeline_events', schema=None) as batch_op:
         batch_op.drop_column('data')
         batch_op.drop_column('client_visible')

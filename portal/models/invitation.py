@@ -1,6 +1,7 @@
 """Single-use links that let a person set a password and join the portal."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from sqlalchemy import Enum, ForeignKey, String
@@ -8,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.case import Case, CaseRole
-from portal.models.types import UTCDateTime, utcnow
+from portal.models.types import UTCDateTime, public_id, utcnow
 from portal.models.user import Role, User
 
 
@@ -20,6 +21,7 @@ class Invitation(db.Model):
     __tablename__ = "invitations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = public_id()
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     email: Mapped[str] = mapped_column(String(254), index=True)
     name: Mapped[str] = mapped_column(String(200))
