@@ -2,9 +2,10 @@
 
 Invitation and password-reset links hold their token in the path
 (``/invitation/<token>``, ``/reset/<token>``); the app moves it into the
-session at once, but gunicorn has already logged the request line. This
-logger writes ``/invitation/[redacted]`` instead, wherever the path appears
-(request line, path, referrer). ``gunicorn.conf.py`` installs it.
+session at once, but gunicorn has already logged the request line. A
+calendar feed's address (``/calendar/<token>.ics``) is its only credential.
+This logger writes ``/invitation/[redacted]`` instead, wherever the path
+appears (request line, path, referrer). ``gunicorn.conf.py`` installs it.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import re
 from gunicorn.glogging import Logger
 
 # Prefixes of the public routes whose next path segment is a secret.
-SECRET_PATH = re.compile(r"(/(?:invitation|reset)/)[^/?#\s\"]+")
+SECRET_PATH = re.compile(r"(/(?:invitation|reset|calendar)/)[^/?#\s\"]+")
 
 
 def redact(text: str) -> str:

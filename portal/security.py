@@ -20,6 +20,8 @@ PUBLIC_ENDPOINTS = frozenset({
     "auth.request_password_reset",
     "auth.open_password_reset",
     "auth.reset_password",
+    # The secret address is the credential: calendar apps cannot sign in.
+    "agenda.calendar_feed",
 })
 
 CSP = "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'"

@@ -1,0 +1,81 @@
+"""The agenda page, its calendar link, and the calendar feed itself."""
+from __future__ import annotations
+
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
+                   request, url_for)
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.agenda import feeds, ics, services
+from portal.agenda.permissions import can_choose_scope, can_use_agenda
+from portal.errors import ServiceError
+from portal.extensions import limiter
+from portal.models.types import utcnow
+
+bp = Blueprint("agenda", __name__)
+
+
+def _require_agenda() -> None:
+    if not can_use_agenda(current_user):
+        abort(404)  # clients and sponsors must not learn the page exists
+
+
+def _back():
+    return redirect(url_for("agenda.show_agenda"), code=303)
+
+
+@bp.route("/agenda")
+def show_agenda():
+    """Overdue and upcoming deadlines and appointments across the user's cases."""
+    _require_agenda()
+    choose_scope = can_choose_scope(current_user)
+    mine_only = choose_scope and request.args.get("scope") == "mine"
+    return render_template("agenda/agenda.html",
+                           agenda=services.agenda(current_user, utcnow(), mine_only),
+                           can_choose_scope=choose_scope, mine_only=mine_only,
+                           feed=feeds.feed_of(current_user))
+
+
+@bp.route("/agenda/calendar", methods=["POST"])
+def issue_feed():
+    """Create the user's calendar link, or renew it (the old one stops at
+    once). The address is shown on this answer only: just its hash is kept."""
+    _require_agenda()
+    renewed = feeds.feed_of(current_user) is not None
+    try:
+        token = feeds.issue_feed(current_user)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return _back()
+    url = feeds.feed_url(token)
+    # webcal:// opens Apple Calendar's "subscribe" dialog; the feed is served over https.
+    webcal_url = "webcal://" + url.split("://", 1)[1]
+    return render_template("agenda/feed_link.html", url=url, webcal_url=webcal_url,
+                           renewed=renewed)
+
+
+@bp.route("/agenda/calendar/revoke", methods=["POST"])
+def revoke_feed():
+    """Turn the user's calendar link off."""
+    _require_agenda()
+    if feeds.revoke_feed(current_user):
+        flash(_("Your calendar link was turned off. Calendars subscribed to it will stop "
+                "updating."), "success")
+    else:
+        flash(_("You have no calendar link to turn off."), "error")
+    return _back()
+
+
+@bp.route("/calendar/<token>.ics")
+@limiter.limit(lambda: current_app.config["CALENDAR_FEED_LIMIT"])
+def calendar_feed(token: str):
+    """The agenda as an iCalendar feed, for calendar apps (public: the
+    secret address is the credential). Anything wrong is a plain 404."""
+    owner = feeds.open_feed(token)
+    if owner is None:
+        abort(404)
+    now = utcnow()
+    response = Response(ics.calendar(owner, services.feed_items(owner, now), now),
+                        content_type="text/calendar; charset=utf-8")
+    response.headers["Cache-Control"] = "no-store"
+    return response

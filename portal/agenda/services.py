@@ -1,0 +1,166 @@
+"""The agenda: every dated item of the open cases a person works on.
+
+One query: ``portal.cases.deadlines`` joined to the cases the person may
+open, with the case and the document request or USCIS deadline each row
+stands for loaded in the same row, filtered and ordered in SQL. The page
+splits the ordered list into overdue, the next days and later; the calendar
+feed (``portal.agenda.ics``) writes the same items.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, or_, select
+from sqlalchemy import case as sql_case
+
+from portal.agenda.permissions import can_use_agenda
+from portal.cases.deadlines import KINDS, deadlines
+from portal.cases.permissions import visible_cases
+from portal.errors import ServiceError
+from portal.extensions import db
+from portal.models import Case, CaseDeadline, CaseMembership, DocumentRequest, User
+from portal.requests.services import local_now
+
+# How far ahead the page and the feed look; overdue items are always listed.
+AGENDA_DAYS = 180
+FEED_DAYS = 365
+# "Next 7 days": today and the seven days after it.
+SOON_DAYS = 7
+
+USCIS_KINDS = ("rfe_response", "biometrics", "interview")
+
+# What each kind of item is, without names or titles: the calendar feed's
+# words (calendar apps sync to third parties), and the page's for all but
+# documents, which the page names by their request's title.
+KIND_LABELS = {
+    # Translators: an agenda item: the day a document asked of the client or a sponsor is due.
+    "document": _l("Document due"),
+    # Translators: an agenda item: the deadline to answer USCIS's Request for Evidence.
+    "rfe_response": _l("RFE response due"),
+    # Translators: an agenda item: the USCIS appointment for fingerprints and photo.
+    "biometrics": _l("Biometrics appointment"),
+    # Translators: an agenda item: an interview appointment with USCIS.
+    "interview": _l("Interview appointment"),
+    # Translators: an agenda item: the last day of the beneficiary's parole (from the I-94).
+    "parole_end": _l("Parole ends"),
+    # Translators: an agenda item: the day by which the re-parole request should be filed.
+    "reparole_file_by": _l("File re-parole by"),
+}
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One dated item: ``kind`` (``deadlines.KINDS``), the day it falls on,
+    its case, and the request or USCIS deadline it stands for (if any)."""
+
+    kind: str
+    due_on: date
+    item_id: int
+    case: Case
+    document_request: DocumentRequest | None = None
+    deadline: CaseDeadline | None = None
+
+    @property
+    def starts_at(self) -> datetime | None:
+        """The appointment's time (UTC), or None for an all-day item."""
+        return self.deadline.starts_at if self.deadline is not None else None
+
+    @property
+    def label(self) -> str:
+        """What it is, for the signed-in firm: a document by its request's title."""
+        if self.kind == "document" and self.document_request is not None:
+            # Translators: an agenda item; %(title)s is the title of the document request.
+            return _("Document due: %(title)s", title=self.document_request.display_title)
+        return str(KIND_LABELS[self.kind])
+
+    @property
+    def private_label(self) -> str:
+        """What it is, naming no one and no document (for the calendar feed)."""
+        return str(KIND_LABELS[self.kind])
+
+    def how_far(self, now: datetime, today: date) -> str:
+        """"in 3 weeks", "2 days ago", "today": from ``now`` for an
+        appointment with a time, else in days from ``today`` (the viewer's)."""
+        if self.starts_at is not None:
+            return format_timedelta(self.starts_at - now, add_direction=True)
+        days = (self.due_on - today).days
+        if days == 0:
+            # Translators: how far away an agenda item is, when it falls on today.
+            return _("today")
+        return format_timedelta(timedelta(days=days), granularity="day", add_direction=True)
+
+
+@dataclass(frozen=True)
+class Agenda:
+    """The page's sections, each ordered by day (appointments by time)."""
+
+    now: datetime
+    today: date
+    overdue: list[AgendaItem]
+    soon: list[AgendaItem]
+    later: list[AgendaItem]
+
+
+def _case_ids(user: User, mine_only: bool):
+    cases = visible_cases(user)
+    if mine_only:
+        member_of = select(CaseMembership.case_id).where(CaseMembership.user_id == user.id)
+        cases = cases.where(or_(Case.assigned_attorney_id == user.id, Case.id.in_(member_of)))
+    return cases.with_only_columns(Case.id)
+
+
+def items_for(user: User, until: date, mine_only: bool = False) -> list[AgendaItem]:
+    """Every dated item up to ``until`` (overdue ones included) of the open
+    cases ``user`` works on (``visible_cases``; with ``mine_only``, those
+    assigned to them or that they were added to), by day, all-day items
+    before the day's appointments, those by time. One query.
+
+    Raises ``ServiceError`` when ``user`` has no agenda (``can_use_agenda``).
+    """
+    if not can_use_agenda(user):
+        raise ServiceError(_l("You do not have permission to do that."))
+    rows = deadlines().subquery("deadlines")
+    kind_order = sql_case({kind: position for position, kind in enumerate(KINDS)},
+                          value=rows.c.kind)
+    query = (select(rows.c.kind, rows.c.due_on, rows.c.item_id, Case, DocumentRequest,
+                    CaseDeadline)
+             .select_from(rows)
+             .join(Case, Case.id == rows.c.case_id)
+             .outerjoin(DocumentRequest, and_(rows.c.kind == "document",
+                                              DocumentRequest.id == rows.c.item_id))
+             .outerjoin(CaseDeadline, and_(rows.c.kind.in_(USCIS_KINDS),
+                                           CaseDeadline.id == rows.c.item_id))
+             .where(rows.c.case_id.in_(_case_ids(user, mine_only)), rows.c.due_on <= until)
+             .order_by(rows.c.due_on, CaseDeadline.starts_at.nulls_first(), kind_order,
+                       Case.reference, rows.c.item_id))
+    return [AgendaItem(kind, due_on, item_id, case, document_request, deadline)
+            for kind, due_on, item_id, case, document_request, deadline
+            in db.session.execute(query)]
+
+
+def agenda(user: User, now: datetime, mine_only: bool = False) -> Agenda:
+    """``user``'s agenda at ``now`` (UTC), in sections by ``user``'s own
+    today: overdue, the next ``SOON_DAYS`` days, later up to ``AGENDA_DAYS``.
+
+    Raises ``ServiceError`` when ``user`` has no agenda.
+    """
+    today = local_now(user, now).date()
+    items = items_for(user, today + timedelta(days=AGENDA_DAYS), mine_only)
+    soon_until = today + timedelta(days=SOON_DAYS)
+    return Agenda(now=now, today=today,
+                  overdue=[i for i in items if i.due_on < today],
+                  soon=[i for i in items if today <= i.due_on <= soon_until],
+                  later=[i for i in items if i.due_on > soon_until])
+
+
+def feed_items(user: User, now: datetime) -> list[AgendaItem]:
+    """What ``user``'s calendar feed holds at ``now``: the agenda's items,
+    overdue and up to ``FEED_DAYS`` ahead.
+
+    Raises ``ServiceError`` when ``user`` has no agenda.
+    """
+    return items_for(user, local_now(user, now).date() + timedelta(days=FEED_DAYS))
