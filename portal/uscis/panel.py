@@ -1,0 +1,161 @@
+"""What the case page shows of USCIS tracking, to whom (``uscis_panel``).
+
+The client reads plain facts: the receipt number, USCIS's latest status,
+upcoming appointments in their own time zone, an open RFE's deadline, the
+decision, and the parole period with the time left. The firm reads the same
+with every appointment, the expedite requests and the forms. A sponsor
+sees nothing of it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask_babel import format_timedelta
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from portal.case_types import get_case_type
+from portal.extensions import db
+from portal.models import Case, CaseDeadline, Decision, ExpediteRequest, TimelineEvent, User
+from portal.models.case import UrgencyFlag
+from portal.requests.services import today_for
+from portal.uscis import appointments, expedite, forms, rfe
+from portal.uscis.decision import PAROLED, reparole_file_by
+from portal.uscis.labels import (DEADLINE_LABELS, DECISION_LABELS, EXPEDITE_ANSWERS,
+                                 EXPEDITE_LABELS)
+from portal.uscis.permissions import can_see_expedites, can_see_uscis, can_track
+
+
+@dataclass(frozen=True)
+class LatestStatus:
+    """USCIS's latest recorded status, in the reader's language."""
+
+    title: str
+    on: date
+
+
+@dataclass(frozen=True)
+class ParolePeriod:
+    """The parole period as the reader sees it on their day."""
+
+    entry_on: date | None
+    ends_on: date
+    file_by: date
+    days_left: int
+    time_left: str  # "in 3 months", in the reader's language; "" once ended or today
+
+
+@dataclass
+class Panel:
+    """The USCIS panel's content for one reader."""
+
+    receipt_number: str | None
+    status: LatestStatus | None
+    appointments: list[CaseDeadline]
+    rfe: CaseDeadline | None
+    rfe_received: date | None
+    decision: Decision | None
+    decided_on: date | None
+    parole: ParolePeriod | None
+    expedites: list[ExpediteRequest] | None = None  # the firm only
+    forms: dict = field(default_factory=dict)  # the firm only, on an open case
+    today: date | None = None
+    labels: dict = field(default_factory=lambda: {
+        "deadline": DEADLINE_LABELS, "decision": DECISION_LABELS, "expedite": EXPEDITE_LABELS,
+        "answers": [(o.value, EXPEDITE_LABELS[o]) for o in EXPEDITE_ANSWERS],
+        "grounds": list(UrgencyFlag)})  # labelled by the templates' flag_label
+
+    @property
+    def is_empty(self) -> bool:
+        """True when there is nothing to tell the client yet."""
+        return not (self.receipt_number or self.status or self.appointments or self.rfe
+                    or self.decision or self.parole)
+
+
+def latest_status(case: Case) -> LatestStatus | None:
+    """The latest USCIS status recorded for ``case``, its title translated."""
+    data = db.session.scalar(select(TimelineEvent.data).where(
+        TimelineEvent.case_id == case.id, TimelineEvent.kind == "uscis.status")
+        .order_by(TimelineEvent.occurred_at.desc(), TimelineEvent.id.desc()).limit(1))
+    return LatestStatus(_(data["title"]), date.fromisoformat(data["on"])) if data else None
+
+
+def parole_period(case: Case, today: date) -> ParolePeriod | None:
+    """The case's parole period seen from ``today``, or None."""
+    if case.parole_ends_on is None:
+        return None
+    left = case.parole_ends_on - today
+    return ParolePeriod(case.parole_entry_on, case.parole_ends_on, reparole_file_by(case),
+                        left.days,
+                        format_timedelta(left, granularity="day", add_direction=True)
+                        if left.days > 0 else "")
+
+
+def _status_choices(case: Case) -> list[tuple[str, str]]:
+    case_type = get_case_type(case.case_type)
+    choices = [("", _("Choose…"))]
+    for status in case_type.uscis_statuses:
+        if status.stage and case_type.has_stage(status.stage):
+            # Translators: a USCIS status and the stage it moves the case to.
+            label = _("%(status)s → %(stage)s", status=_(status.title),
+                      stage=case_type.stage(status.stage).title)
+        else:
+            label = _(status.title)
+        choices.append((status.title, label))
+    return choices
+
+
+def _unique_ids(forms: dict) -> dict:
+    """Give each form's fields ids of their own (``status-client_text``):
+    several forms on one page share field names, and a label must point at
+    its own field. Names, and so what is posted, stay as they are."""
+    for key, form in forms.items():
+        for bound in form or ():
+            bound.id = bound.label.field_id = f"uscis-{key}-{bound.name}"
+    return forms
+
+
+def _forms(case: Case, today: date) -> dict:
+    """The firm's forms, each against the case's current version."""
+    version = {"version": case.version, "formdata": None}
+    status_form = forms.StatusForm(**version)
+    status_form.status.choices = _status_choices(case)
+    case_type = get_case_type(case.case_type)
+    return _unique_ids({
+        "receipt": forms.ReceiptForm(**version),
+        "status": status_form if case_type.uscis_statuses else None,
+        "appointment": forms.AppointmentForm(formdata=None),
+        "rfe": forms.RfeForm(**version),
+        "rfe_answered": forms.RfeAnsweredForm(sent_on=today, **version),
+        "decision": forms.DecisionForm(**version),
+        "parole": (forms.ParoleForm(**version)
+                   if case_type.has_stage(PAROLED) or case.parole_ends_on else None),
+        "expedite": forms.ExpediteForm(requested_on=today, formdata=None),
+    })
+
+
+def uscis_panel(user: User, case: Case) -> dict:
+    """The case page's context for ``templates/uscis/_panel.html``:
+    ``{"uscis": Panel}`` for the firm and the client, ``{}`` for anyone else."""
+    if not can_see_uscis(user, case):
+        return {}
+    today = today_for(user)
+    firm = can_see_expedites(user, case)
+    open_rfe = rfe.open_rfe(case)
+    panel = Panel(
+        receipt_number=case.receipt_number,
+        status=latest_status(case),
+        appointments=appointments.appointments(case, upcoming_only=not firm),
+        rfe=open_rfe,
+        rfe_received=rfe.received_on(open_rfe) if open_rfe else None,
+        decision=case.decision,
+        decided_on=case.decided_on,
+        parole=parole_period(case, today),
+        today=today,
+    )
+    if firm:
+        panel.expedites = expedite.expedite_requests(case)
+    if can_track(user, case) and case.closed_on is None:
+        panel.forms = _forms(case, today)
+    return {"uscis": panel}
