@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: setup run test browser-deps bench translations extract-messages clean
+.PHONY: setup run test browser-deps bench bench-dashboard translations extract-messages clean
 
 setup: $(STAMP) translations
 
@@ -52,6 +52,11 @@ browser-deps:
 ## Time uploads and downloads through gunicorn against plain boto3 (see bench/upload.py).
 bench: setup
 	$(PY) bench/upload.py
+
+## Time the firm's dashboard at 200 and 5,000 cases against a trivial page (see bench/dashboard.py;
+## also on PostgreSQL when PORTAL_BENCH_DATABASE_URL is set).
+bench-dashboard: setup
+	$(PY) bench/dashboard.py
 
 ## Refresh the translation catalogs from the source.
 extract-messages: $(STAMP)
