@@ -81,6 +81,9 @@ class Config:
     # Requests for a password reset link, per address and per email address.
     PASSWORD_RESET_LIMIT_PER_ADDRESS = env("PASSWORD_RESET_LIMIT_PER_ADDRESS", "10 per hour")
     PASSWORD_RESET_LIMIT_PER_EMAIL = env("PASSWORD_RESET_LIMIT_PER_EMAIL", "3 per hour")
+    # Calendar feed fetches per address (calendar apps poll every few minutes to hours;
+    # an office behind one address shares the budget).
+    CALENDAR_FEED_LIMIT = env("CALENDAR_FEED_LIMIT", "60 per 10 minutes")
 
     # Background jobs (Huey): a Redis queue when PORTAL_REDIS_URL is set (consumers on
     # several machines share it), else a SQLite queue file (one machine; default

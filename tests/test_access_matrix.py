@@ -6,6 +6,8 @@ never decided.
 """
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 from sqlalchemy import select, update
 
@@ -13,6 +15,10 @@ from portal import create_app, notify
 from portal.requests import services as requests
 from portal.extensions import db
 from portal.models import DocumentVersion, OutboxMessage, OutboxState, Role
+from portal.models import CaseDeadline, DeadlineKind, ExpediteRequest
+from portal.models import Invitation
+from portal.models.case import CaseRole, UrgencyFlag
+from portal.models.types import utcnow
 from tests.conftest import PASSWORD, PortalClient
 from tests.jobs import queued_jobs
 from tests.uploads import PDF, upload
@@ -61,6 +67,19 @@ EXPECTED = {
                                           other_attorney=404, staff=302, admin=302),
     ("cases.add_note", "POST"): outcome(client=403, sponsor=403, attorney=302,
                                         other_attorney=404, staff=302, admin=302),
+    # Opening a case is the firm's; posted empty, the form is re-shown with its errors.
+    ("cases.open_case", "GET"): outcome(default=200, client=403, sponsor=403),
+    ("cases.open_case", "POST"): outcome(default=200, client=403, sponsor=403),
+    ("cases.edit_case", "GET"): outcome(client=403, sponsor=403, attorney=200,
+                                        other_attorney=404, staff=200, admin=200),
+    ("cases.edit_case", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                         other_attorney=404, staff=200, admin=200),
+    # The case's pending invitation; once resent (routes run in order) the revoke of the
+    # old one is refused with a message on the case page.
+    ("cases.resend_invitation", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                                 other_attorney=404, staff=303, admin=303),
+    ("cases.revoke_invitation", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                                 other_attorney=404, staff=303, admin=303),
     ("evidence.list_documents", "GET"): outcome(default=200, other_attorney=404),
     # The client's document: not the sponsor's to see.
     ("evidence.show_document", "GET"): outcome(default=200, sponsor=404, other_attorney=404),
@@ -91,6 +110,36 @@ EXPECTED = {
                                                  other_attorney=404, staff=200, admin=200),
     # The firm's queue across its cases; clients and sponsors must not learn it exists.
     ("requests.review_queue", "GET"): outcome(default=200, client=404, sponsor=404),
+    # The firm's agenda and its calendar link; clients and sponsors must not learn they exist.
+    # Creating the link answers with the one page that shows it.
+    ("agenda.show_agenda", "GET"): outcome(default=200, client=404, sponsor=404),
+    ("agenda.issue_feed", "POST"): outcome(default=200, client=404, sponsor=404),
+    ("agenda.revoke_feed", "POST"): outcome(default=303, client=404, sponsor=404),
+    # Public (the secret address is the credential); a wrong token is a plain 404 for everyone.
+    ("agenda.calendar_feed", "GET"): outcome(404, default=404),
+    # USCIS tracking is the case's attorney team's; posted empty, nothing is saved and the
+    # message is flashed on the case page.
+    ("uscis.record_receipt", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                              other_attorney=404, staff=303, admin=303),
+    ("uscis.record_status", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                             other_attorney=404, staff=303, admin=303),
+    ("uscis.add_appointment", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                               other_attorney=404, staff=303, admin=303),
+    ("uscis.mark_attended", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                             other_attorney=404, staff=303, admin=303),
+    ("uscis.record_rfe", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                          other_attorney=404, staff=303, admin=303),
+    ("uscis.answer_rfe", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                          other_attorney=404, staff=303, admin=303),
+    ("uscis.record_decision", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                               other_attorney=404, staff=303, admin=303),
+    ("uscis.record_parole", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                             other_attorney=404, staff=303, admin=303),
+    ("uscis.request_expedite", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                                other_attorney=404, staff=303, admin=303),
+    ("uscis.record_expedite_outcome", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                                       other_attorney=404, staff=303,
+                                                       admin=303),
     ("admin.list_users", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "POST"): outcome(default=403, admin=200),
@@ -145,6 +194,16 @@ def world(app, make_user, make_case):
         request = requests.create_request(people["attorney"], case, addressee=people["client"],
                                           title="Passport", instructions="", due_on=None,
                                           required=True)
+    # A USCIS deadline and an expedite request, for the routes that name one.
+    db.session.add_all([CaseDeadline(case=case, kind=DeadlineKind.RFE_RESPONSE,
+                                     due_on=date(2026, 9, 1)),
+                        ExpediteRequest(case=case, requested_on=date(2026, 5, 1),
+                                        ground=UrgencyFlag.URGENT_HUMANITARIAN)])
+    # A pending invitation to the case, for the routes that name one.
+    db.session.add(Invitation(token_hash="0" * 64, email="invited@example.org", name="Invited",
+                              role=Role.CLIENT, case=case, case_role=CaseRole.CLIENT,
+                              invited_by=people["attorney"],
+                              expires_at=utcnow() + timedelta(days=7)))
     db.session.execute(update(OutboxMessage).values(state=OutboxState.FAILED))
     db.session.commit()
     return people, case, version, request
@@ -163,6 +222,10 @@ def test_access_matrix(app, world, role):
                .replace("<document_uuid>", str(version.document.uuid))
                .replace("<version_uuid>", str(version.uuid))
                .replace("<request_uuid>", str(request.uuid))
+               .replace("<deadline_uuid>", str(db.session.scalar(select(CaseDeadline.uuid))))
+               .replace("<expedite_uuid>", str(db.session.scalar(select(ExpediteRequest.uuid))))
+               .replace("<invitation_uuid>", str(db.session.scalar(
+                   select(Invitation.uuid).order_by(Invitation.id))))
                .replace("<uuid:user_uuid>", str(people["client"].uuid))
                .replace("<uuid:message_uuid>", str(db.session.scalar(select(OutboxMessage.uuid)))))
         if method == "GET":

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms import (EmailField, FieldList, Form, FormField, IntegerField, RadioField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
 from portal.auth.forms import email_field, language_choices
@@ -56,3 +57,55 @@ class NoteForm(FlaskForm):
     client_text = TextAreaField(_l("What the client reads"), validators=[Length(max=4000)])
     internal_note = TextAreaField(_l("Internal note (the firm only)"),
                                   validators=[Length(max=4000)])
+
+
+# --- opening a case and editing its details ----------------------------------
+# Choices of the country, attorney and flag fields are set by the route (the
+# country names are in the reader's language); the service refuses values
+# not on the lists with a message of its own.
+
+class _CaseDetailsForm(FlaskForm):
+    """What the firm says about a case."""
+
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)],
+                        description=_l("The firm and the client see it; sponsors never do."))
+    beneficiary_name = StringField(_l("Beneficiary's full name"),
+                                   validators=[DataRequired(), Length(max=200)])
+    beneficiary_country = SelectField(_l("Beneficiary's country"), validators=[DataRequired()],
+                                      validate_choice=False)
+    # Labelled in the template by the flags' one label map (``flag_label``).
+    flags = SelectMultipleField(_l("Urgency"), validate_choice=False)
+    attorney = SelectField(_l("Assigned attorney"), validators=[DataRequired()],
+                           validate_choice=False)
+
+
+class PersonRowForm(Form):
+    """A sponsor to invite; a row left empty is ignored (no CSRF of its
+    own: the enclosing form carries it)."""
+
+    name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[
+        Optional(), Length(max=254),
+        Email(check_deliverability=False, message=_l("Enter a valid email address."))])
+    language = SelectField(_l("Language of the invitation email"), choices=language_choices)
+
+
+SPONSOR_ROWS = 3
+
+
+class OpenCaseForm(_CaseDetailsForm):
+    """Open a case and invite its client and sponsors, in one step."""
+
+    case_type = SelectField(_l("Type of case"), validators=[DataRequired()],
+                            validate_choice=False)
+    client_name = StringField(_l("Client's full name"),
+                              validators=[DataRequired(), Length(max=200)])
+    client_email = email_field(_l("Client's email"))
+    client_language = SelectField(_l("Language of the invitation email"),
+                                  choices=language_choices)
+    sponsors = FieldList(FormField(PersonRowForm), min_entries=SPONSOR_ROWS,
+                         max_entries=SPONSOR_ROWS)
+
+
+class EditCaseForm(_CaseChangeForm, _CaseDetailsForm):
+    """Change a case's details and its attorney, against the version seen."""

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import Select, or_, select
 
 from portal.extensions import db
-from portal.models import Case, CaseMembership, Role, User
+from portal.models import Case, CaseMembership, Invitation, Role, User
 from portal.models.case import CaseRole
 from portal.permissions import deny, parse_uuid
 
@@ -49,6 +49,13 @@ def case_role(user: User, case: Case) -> CaseRole | None:
     return None
 
 
+def can_open_case(user: User) -> bool:
+    """True if ``user`` may open a new case: the firm's attorneys, staff and admins."""
+    if user.role in (Role.ATTORNEY, Role.STAFF, Role.ADMIN):
+        return True
+    return False
+
+
 def can_manage_case(user: User, case: Case) -> bool:
     """True if ``user`` may run the case: invite people, and later request
     documents and move the stage. Admins, staff, the assigned attorney and
@@ -82,3 +89,15 @@ def visible_members(user: User, case: Case) -> list[CaseMembership]:
 def can_see_internal_notes(user: User) -> bool:
     """Internal notes are for the firm only, never clients or sponsors."""
     return user.is_firm
+
+
+def get_invitation_or_404(case: Case, invitation_uuid: str | uuid.UUID, user: User) -> Invitation:
+    """An invitation to ``case`` that ``user`` may manage; 404 otherwise,
+    also for an invitation to another case (audited)."""
+    wanted = parse_uuid(invitation_uuid)
+    invitation = db.session.scalar(select(Invitation).where(Invitation.uuid == wanted,
+                                                            Invitation.case_id == case.id))
+    if invitation is None or not can_manage_case(user, case):
+        exists = db.session.scalar(select(Invitation.id).where(Invitation.uuid == wanted))
+        deny(user, case, "invitation.access_denied", str(wanted), exists is not None)
+    return invitation

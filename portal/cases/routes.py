@@ -7,42 +7,43 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.case_types import get_case_type
-from portal.cases import services, stages, timeline
-from portal.cases.forms import CloseForm, InviteForm, NoteForm, StageForm
+from portal.case_types import case_types, get_case_type
+from portal.cases import stages, timeline
+from portal.cases.dashboard import BadQuery, DashboardQuery, firm_dashboard, member_cases
+from portal.cases import invitations, lifecycle
+from portal.cases.countries import country_choices
+from portal.cases.forms import (CloseForm, EditCaseForm, InviteForm, NoteForm, OpenCaseForm,
+                                StageForm)
 from portal.cases.invitations import InviteOutcome, invite_to_case
-from portal.cases.permissions import (can_manage_case, can_see_internal_notes,
-                                      can_see_case_story, get_case_or_404, visible_members)
+from portal.cases.permissions import (can_manage_case, can_open_case, can_see_internal_notes,
+                                      can_see_case_story, get_case_or_404, get_invitation_or_404,
+                                      visible_members)
 from portal.errors import ServiceError
+from portal.models import Role
 from portal.models.case import CaseRole, UrgencyFlag
-from portal.requests.queue import case_summaries
+from portal.models.types import utcnow
 from portal.requests.routes import case_panel
 from portal.requests.services import today_for
+from portal.uscis.panel import uscis_panel
 
 bp = Blueprint("cases", __name__)
 
 
 @bp.route("/")
 def dashboard():
-    """The signed-in user's cases: a sortable table for the firm, cards for
-    clients and sponsors."""
-    sort = request.args.get("sort", "urgency")
-    if sort not in services.SORTS:
-        sort = "urgency"
-    flag = None
-    if request.args.get("flag"):
-        try:
-            flag = UrgencyFlag(request.args["flag"])
-        except ValueError:
-            abort(400)
-    include_closed = request.args.get("closed") == "1"
-    cases = services.dashboard_cases(current_user, sort, flag, include_closed)
+    """The signed-in user's cases: for the firm a searchable, filtered,
+    sorted table a page at a time; cards for clients and sponsors."""
     if not current_user.is_firm:
-        return render_template("cases/my_cases.html", cases=cases, get_case_type=get_case_type,
-                               can_see_story=can_see_case_story)
-    return render_template("cases/firm_dashboard.html", cases=cases, sort=sort, flag=flag,
-                           flags=list(UrgencyFlag), include_closed=include_closed,
-                           get_case_type=get_case_type, summaries=case_summaries(cases), today=today_for(current_user))
+        return render_template("cases/my_cases.html", cases=member_cases(current_user),
+                               get_case_type=get_case_type, can_see_story=can_see_case_story)
+    try:
+        wanted = DashboardQuery.from_args(request.args)
+    except BadQuery:
+        abort(400)
+    today = today_for(current_user)
+    return render_template("cases/firm_dashboard.html",
+                           board=firm_dashboard(current_user, wanted, today), today=today,
+                           flags=list(UrgencyFlag), get_case_type=get_case_type)
 
 
 @bp.route("/cases/<case_uuid>")
@@ -59,10 +60,12 @@ def show_case(case_uuid: str):
                            can_manage=can_manage,
                            show_internal=can_see_internal_notes(current_user),
                            show_story=show_story,
-                           events=timeline.events_for(current_user, case) if show_story else [],
+                           # None: the timeline is the client's story, not a sponsor's.
+                           events=timeline.events_for(current_user, case) if show_story else None,
                            headline=timeline.headline,
                            members=visible_members(current_user, case),
-                           **forms, **case_panel(current_user, case))
+                           **forms, **case_panel(current_user, case),
+                           **uscis_panel(current_user, case))
 
 
 def _manage_forms(case, case_type) -> dict:
@@ -70,7 +73,8 @@ def _manage_forms(case, case_type) -> dict:
     stage_form = StageForm(version=case.version, formdata=None)
     stage_form.stage.choices = [(s.key, s.title) for s in case_type.stages if s.key != case.stage]
     return {"stage_form": stage_form, "close_form": CloseForm(version=case.version, formdata=None),
-            "note_form": NoteForm(formdata=None)}
+            "note_form": NoteForm(formdata=None),
+            "pending_invitations": invitations.pending_invitations(case), "now": utcnow()}
 
 
 def _managed_case(case_uuid: str):
@@ -145,10 +149,137 @@ def invite_member(case_uuid: str):
         except ServiceError as error:
             flash(error.message, "error")
         else:
-            if outcome is InviteOutcome.INVITED:
-                flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
-            else:
-                flash(_("%(email)s already has an account and was added to the case.",
-                        email=form.email.data), "success")
+            flash(_invite_message(outcome, form.email.data), "success")
             return redirect(url_for("cases.show_case", case_uuid=case.uuid))
     return render_template("cases/invite.html", case=case, form=form)
+
+
+def _invite_message(outcome: InviteOutcome, email: str) -> str:
+    """What the firm is told after inviting ``email`` (or inviting them again)."""
+    if outcome is InviteOutcome.INVITED:
+        return _("Invitation sent to %(email)s.", email=email)
+    if outcome is InviteOutcome.RESENT:
+        return _("A new invitation was sent to %(email)s. The earlier link no longer works.",
+                 email=email)
+    return _("%(email)s already has an account and was added to the case.", email=email)
+
+
+# --- opening a case, its details, its pending invitations --------------------
+
+def _detail_choices(form, case=None) -> None:
+    """The lists of the details form: countries named in the reader's
+    language, the firm's active attorneys (and the case's own, if no longer
+    active), and the urgency flags (labelled by the template)."""
+    choose = [("", _("Choose…"))]
+    form.beneficiary_country.choices = choose + country_choices(get_locale())
+    people = lifecycle.attorneys()
+    if case is not None and case.assigned_attorney and case.assigned_attorney not in people:
+        people.insert(0, case.assigned_attorney)
+    form.attorney.choices = choose + [(str(user.uuid), user.name) for user in people]
+    form.flags.choices = [(flag.value, flag) for flag in UrgencyFlag]
+
+
+def _details(form) -> lifecycle.CaseDetails:
+    return lifecycle.CaseDetails(form.title.data or "", form.beneficiary_name.data or "",
+                                 form.beneficiary_country.data or "", form.flags.data or [],
+                                 form.attorney.data or "")
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+def open_case():
+    """Open a case and invite its client and sponsors, in one form (the firm only)."""
+    if not can_open_case(current_user):
+        abort(403)
+    language = str(get_locale())
+    form = OpenCaseForm(client_language=language)
+    if request.method == "GET":
+        for row in form.sponsors:
+            row.language.data = language
+        if current_user.role is Role.ATTORNEY:
+            form.attorney.data = str(current_user.uuid)
+    _detail_choices(form)
+    form.case_type.choices = [("", _("Choose…"))] + [(key, kind.name)
+                                                     for key, kind in case_types().items()]
+    if form.validate_on_submit():
+        try:
+            case = lifecycle.open_case(
+                current_user, form.case_type.data, _details(form),
+                lifecycle.Invitee(form.client_name.data, form.client_email.data,
+                                  form.client_language.data),
+                [lifecycle.Invitee(row.form.name.data or "", row.form.email.data or "",
+                                   row.form.language.data) for row in form.sponsors])
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("Case %(reference)s is open. The people you named were invited (anyone "
+                    "who already had an account was added at once).", reference=case.reference),
+                  "success")
+            # An attorney may open a case for a colleague without seeing it afterwards.
+            if can_manage_case(current_user, case):
+                return redirect(url_for("cases.show_case", case_uuid=case.uuid), code=303)
+            return redirect(url_for("cases.dashboard"), code=303)
+    elif request.method == "POST":
+        flash(_("The case was not opened: please correct what is marked below."), "error")
+    return render_template("cases/open.html", form=form)
+
+
+@bp.route("/cases/<case_uuid>/edit", methods=["GET", "POST"])
+def edit_case(case_uuid: str):
+    """Change a case's title, beneficiary, urgency flags and attorney."""
+    case = _managed_case(case_uuid)
+    if request.method == "GET":
+        form = EditCaseForm(version=case.version, title=case.title,
+                            beneficiary_name=case.beneficiary_name,
+                            beneficiary_country=case.beneficiary_country,
+                            flags=[flag.value for flag in case.urgency],
+                            attorney=str(case.assigned_attorney.uuid)
+                            if case.assigned_attorney else "")
+    else:
+        form = EditCaseForm()
+    _detail_choices(form, case)
+    if form.validate_on_submit():
+        try:
+            changed = lifecycle.edit_case(current_user, case, form.version.data, _details(form))
+        except stages.CaseChanged as error:
+            flash(error.message, "error")
+            return redirect(url_for("cases.edit_case", case_uuid=case.uuid), code=303)
+        except ServiceError as error:
+            flash(error.message, "error")
+        else:
+            flash(_("The case details were saved.") if changed
+                  else _("Nothing was changed."), "success")
+            return redirect(url_for("cases.show_case", case_uuid=case.uuid), code=303)
+    elif request.method == "POST":
+        flash(_("Nothing was saved: please correct what is marked below."), "error")
+    return render_template("cases/edit.html", case=case, form=form)
+
+
+@bp.route("/cases/<case_uuid>/invitations/<invitation_uuid>/resend", methods=["POST"])
+def resend_invitation(case_uuid: str, invitation_uuid: str):
+    """Email a pending invitation again with a new link; the old one stops working."""
+    case = _managed_case(case_uuid)
+    invitation = get_invitation_or_404(case, invitation_uuid, current_user)
+    try:
+        outcome = invitations.resend_invitation(current_user, case, invitation)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_invite_message(outcome, invitation.email), "success")
+    return redirect(url_for("cases.show_case", case_uuid=case.uuid, _anchor="people-heading"),
+                    code=303)
+
+
+@bp.route("/cases/<case_uuid>/invitations/<invitation_uuid>/revoke", methods=["POST"])
+def revoke_invitation(case_uuid: str, invitation_uuid: str):
+    """Withdraw a pending invitation: its link stops working."""
+    case = _managed_case(case_uuid)
+    invitation = get_invitation_or_404(case, invitation_uuid, current_user)
+    try:
+        invitations.revoke_invitation(current_user, case, invitation)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("The invitation to %(email)s was withdrawn. Its link no longer works.",
+                email=invitation.email), "success")
+    return redirect(url_for("cases.show_case", case_uuid=case.uuid, _anchor="people-heading"),
+                    code=303)

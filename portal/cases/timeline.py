@@ -18,6 +18,7 @@ from portal.case_types import get_case_type
 from portal.extensions import db
 from portal.models import Case, TimelineEvent, User
 from portal.models.case import CaseRole
+from portal.uscis.headlines import USCIS_HEADLINES
 
 
 def add_event(actor: User | None, case: Case, kind: str, *, client_text: str = "",
@@ -78,6 +79,7 @@ HEADLINES = {
     "case.reopened": lambda e: _("The case was reopened."),
     "stage_changed": lambda e: _("The case moved to: %(stage)s.",
                                  stage=_stage_title(e.case, e.stage)),
+    **USCIS_HEADLINES,  # receipt, statuses, appointments, RFE, decision, parole, expedite
 }
 
 

@@ -8,6 +8,8 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from portal.auth import passwords
+from portal.case_types import get_case_type
+from portal.cases.references import allocate
 from portal.extensions import db
 from portal.models import Case, CaseFlag, CaseMembership, Role, TimelineEvent, User
 from portal.models.case import CaseRole, UrgencyFlag
@@ -29,39 +31,42 @@ PEOPLE = [
 ]
 
 CASES = [
-    # reference, type, title, beneficiary, country, attorney, stage, flags, client, sponsors
-    ("HP-2026-0001", "humanitarian_parole", "Urgent cardiac surgery", "Rosa Morales", "VE",
+    # key, type, title, beneficiary, country, attorney, stage, flags, client, sponsors.
+    # References come from the counters (portal.cases.references), as for a case
+    # opened in the portal: HP-<this year>-0001 for the first, and the next case
+    # the firm opens follows on.
+    ("cardiac", "humanitarian_parole", "Urgent cardiac surgery", "Rosa Morales", "VE",
      "attorney", "gathering_evidence",
      [UrgencyFlag.LIFE_THREATENING_MEDICAL, UrgencyFlag.URGENT_HUMANITARIAN], "client", ["sponsor"]),
-    ("HP-2026-0002", "humanitarian_parole", "Reunification with mother", "Mikhail Sokolov", "RU",
+    ("reunification", "humanitarian_parole", "Reunification with mother", "Mikhail Sokolov", "RU",
      "attorney", "receipt_received",
      [UrgencyFlag.CHILD_UNDER_16, UrgencyFlag.FAMILY_REUNIFICATION], "client2", ["sponsor2"]),
-    ("HP-2026-0003", "humanitarian_parole", "Funeral of a parent", "Kwame Mensah", "GH",
+    ("funeral", "humanitarian_parole", "Funeral of a parent", "Kwame Mensah", "GH",
      "attorney2", "preparing_filing", [UrgencyFlag.URGENT_HUMANITARIAN], "client3", []),
-    ("HP-2026-0004", "humanitarian_parole", "Treatment after an accident", "Pedro Morales", "VE",
+    ("accident", "humanitarian_parole", "Treatment after an accident", "Pedro Morales", "VE",
      "attorney2", "rfe", [UrgencyFlag.DISABILITY], "client", ["sponsor"]),
-    ("VV-2026-0001", "visitor_visa_214b", "Visit to a daughter's graduation", "Nadia Sokolova",
+    ("graduation", "visitor_visa_214b", "Visit to a daughter's graduation", "Nadia Sokolova",
      "RU", "attorney", "intake", [], "client2", []),
 ]
 
 EVENTS = {
-    "HP-2026-0001": [("intake", 20, "Your consultation took place and the engagement was signed.",
-                      "Strong medical evidence; hospital letter expected."),
-                     ("gathering_evidence", 12, "We sent you the list of documents we need.", "")],
-    "HP-2026-0002": [("intake", 90, "Your consultation took place and the engagement was signed.", ""),
-                     ("gathering_evidence", 80, "We sent you the list of documents we need.", ""),
-                     ("preparing_filing", 60, "All documents are in. We are preparing the filing.", ""),
-                     ("filed", 45, "Your request was sent to USCIS.", "Sent by courier."),
-                     ("receipt_received", 30, "USCIS received the request and sent a receipt notice.", "")],
-    "HP-2026-0003": [("intake", 15, "Your consultation took place and the engagement was signed.", ""),
-                     ("preparing_filing", 3, "All documents are in. We are preparing the filing.",
-                      "Waiting for the certified translation.")],
-    "HP-2026-0004": [("intake", 150, "Your consultation took place and the engagement was signed.", ""),
-                     ("filed", 110, "Your request was sent to USCIS.", ""),
-                     ("receipt_received", 95, "USCIS received the request and sent a receipt notice.", ""),
-                     ("rfe", 10, "USCIS asked for more evidence. We will tell you what is needed.",
-                      "RFE deadline in 84 days.")],
-    "VV-2026-0001": [("intake", 2, "Your consultation is scheduled.", "")],
+    "cardiac": [("intake", 20, "Your consultation took place and the engagement was signed.",
+                 "Strong medical evidence; hospital letter expected."),
+                ("gathering_evidence", 12, "We sent you the list of documents we need.", "")],
+    "reunification": [("intake", 90, "Your consultation took place and the engagement was signed.", ""),
+                      ("gathering_evidence", 80, "We sent you the list of documents we need.", ""),
+                      ("preparing_filing", 60, "All documents are in. We are preparing the filing.", ""),
+                      ("filed", 45, "Your request was sent to USCIS.", "Sent by courier."),
+                      ("receipt_received", 30, "USCIS received the request and sent a receipt notice.", "")],
+    "funeral": [("intake", 15, "Your consultation took place and the engagement was signed.", ""),
+                ("preparing_filing", 3, "All documents are in. We are preparing the filing.",
+                 "Waiting for the certified translation.")],
+    "accident": [("intake", 150, "Your consultation took place and the engagement was signed.", ""),
+                 ("filed", 110, "Your request was sent to USCIS.", ""),
+                 ("receipt_received", 95, "USCIS received the request and sent a receipt notice.", ""),
+                 ("rfe", 10, "USCIS asked for more evidence. We will tell you what is needed.",
+                  "RFE deadline in 84 days.")],
+    "graduation": [("intake", 2, "Your consultation is scheduled.", "")],
 }
 
 
@@ -85,9 +90,12 @@ def seed() -> bool:
              for key, name, role, lang, tz in PEOPLE}
     db.session.add_all(users.values())
     now = datetime.now(timezone.utc)
-    for ref, type_, title, beneficiary, country, lawyer, stage, flags, client, sponsors in CASES:
-        events = EVENTS[ref]
-        case = Case(reference=ref, case_type=type_, title=title, beneficiary_name=beneficiary,
+    year = now.year  # UTC, as for cases opened in the portal
+    cases = {}
+    for key, type_, title, beneficiary, country, lawyer, stage, flags, client, sponsors in CASES:
+        events = EVENTS[key]
+        reference = allocate(get_case_type(type_).reference_prefix, year)
+        case = Case(reference=reference, case_type=type_, title=title, beneficiary_name=beneficiary,
                     beneficiary_country=country, assigned_attorney=users[lawyer], stage=stage,
                     opened_on=date.today() - timedelta(days=events[0][1]),
                     receipt_number="IOE0912345678" if stage in ("receipt_received", "rfe") else None,
@@ -100,9 +108,9 @@ def seed() -> bool:
                                      occurred_at=now - timedelta(days=days))
                        for s, days, text, note in events]
         db.session.add(case)
+        cases[key] = case
     db.session.commit()
-    first = db.session.scalar(select(Case).where(Case.reference == CASES[0][0]))
-    seed_requests(users, first)
+    seed_requests(users, cases[CASES[0][0]])
     return True
 
 
