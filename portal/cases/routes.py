@@ -11,7 +11,7 @@ from portal.case_types import case_types, get_case_type
 from portal.cases import stages, timeline
 from portal.cases.dashboard import BadQuery, DashboardQuery, firm_dashboard, member_cases
 from portal.cases import invitations, lifecycle
-from portal.cases.countries import country_choices
+from portal.cases.countries import country_choices, country_name
 from portal.cases.forms import (CloseForm, EditCaseForm, InviteForm, NoteForm, OpenCaseForm,
                                 StageForm)
 from portal.cases.invitations import InviteOutcome, invite_to_case
@@ -63,6 +63,7 @@ def show_case(case_uuid: str):
                            # None: the timeline is the client's story, not a sponsor's.
                            events=timeline.events_for(current_user, case) if show_story else None,
                            headline=timeline.headline,
+                           country=country_name(case.beneficiary_country, get_locale()),
                            members=visible_members(current_user, case),
                            **forms, **case_panel(current_user, case),
                            **uscis_panel(current_user, case))

@@ -74,16 +74,24 @@ def move_stage(actor: User, case: Case, to_stage: str, seen_version: int | None,
     client_text, internal_note = _text(client_text), _text(internal_note)
 
     def change():
-        from_stage = case.stage
-        case.stage = to_stage
-        case.closed_on = date.today() if case_type.stage(to_stage).closes else None
-        audit.record("case.stage_changed", actor=actor, case=case, target=str(case.uuid),
-                     from_stage=from_stage, to_stage=to_stage)
+        data = set_stage(actor, case, to_stage)
         return timeline.add_event(actor, case, "stage_changed", client_text=client_text,
-                                  internal_note=internal_note,
-                                  data={"from": from_stage, "to": to_stage})
+                                  internal_note=internal_note, data=data)
 
     return commit_change(case, change)
+
+
+def set_stage(actor: User, case: Case, to_stage: str) -> dict:
+    """Put ``case`` at ``to_stage`` (a stage of its type) and audit it; the
+    caller writes the event and commits. Entering a closing ending closes
+    the case, leaving one reopens it. Returns ``{"from", "to"}`` for the
+    event's data."""
+    from_stage = case.stage
+    case.stage = to_stage
+    case.closed_on = date.today() if get_case_type(case.case_type).stage(to_stage).closes else None
+    audit.record("case.stage_changed", actor=actor, case=case, target=str(case.uuid),
+                 from_stage=from_stage, to_stage=to_stage)
+    return {"from": from_stage, "to": to_stage}
 
 
 def closing_stage(case: Case) -> str:

@@ -1,7 +1,7 @@
 """The demo firm that ``make run`` seeds once: people, cases and timelines."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable
 
 from flask import current_app
@@ -11,7 +11,8 @@ from portal.auth import passwords
 from portal.case_types import get_case_type
 from portal.cases.references import allocate
 from portal.extensions import db
-from portal.models import Case, CaseFlag, CaseMembership, Role, TimelineEvent, User
+from portal.models import (Case, CaseDeadline, CaseFlag, CaseMembership, DeadlineKind, Role,
+                           TimelineEvent, User)
 from portal.models.case import CaseRole, UrgencyFlag
 
 DEMO_PASSWORD = "harbor-lantern-violet-42"
@@ -47,6 +48,8 @@ CASES = [
      "attorney2", "rfe", [UrgencyFlag.DISABILITY], "client", ["sponsor"]),
     ("graduation", "visitor_visa_214b", "Visit to a daughter's graduation", "Nadia Sokolova",
      "RU", "attorney", "intake", [], "client2", []),
+    ("treatment", "humanitarian_parole", "Cancer treatment in Boston", "Abena Mensah", "GH",
+     "attorney2", "paroled", [UrgencyFlag.LIFE_THREATENING_MEDICAL], "client3", []),
 ]
 
 EVENTS = {
@@ -67,7 +70,18 @@ EVENTS = {
                  ("rfe", 10, "USCIS asked for more evidence. We will tell you what is needed.",
                   "RFE deadline in 84 days.")],
     "graduation": [("intake", 2, "Your consultation is scheduled.", "")],
+    "treatment": [("intake", 420, "Your consultation took place and the engagement was signed.", ""),
+                  ("filed", 380, "Your request was sent to USCIS.", ""),
+                  ("decision", 320, "USCIS approved the request.", ""),
+                  ("paroled", 300, "Abena entered the United States on parole.",
+                   "I-94 shows one year; plan the re-parole filing.")],
 }
+
+# USCIS dates of the demo cases: an answer to an RFE due, an appointment, and a
+# parole period ending within 120 days (it shows on the dashboard and the agenda).
+RFE_DUE_IN_DAYS = 74
+APPOINTMENT_IN_DAYS = 9
+PAROLE_ENDS_IN_DAYS = 65
 
 
 def email_for(key: str) -> str:
@@ -99,6 +113,9 @@ def seed() -> bool:
                     beneficiary_country=country, assigned_attorney=users[lawyer], stage=stage,
                     opened_on=date.today() - timedelta(days=events[0][1]),
                     receipt_number="IOE0912345678" if stage in ("receipt_received", "rfe") else None,
+                    parole_entry_on=date.today() - timedelta(days=300) if stage == "paroled" else None,
+                    parole_ends_on=(date.today() + timedelta(days=PAROLE_ENDS_IN_DAYS)
+                                    if stage == "paroled" else None),
                     flags=[CaseFlag(flag=f) for f in flags])
         case.memberships = [CaseMembership(user=users[client], role=CaseRole.CLIENT),
                             CaseMembership(user=users[lawyer], role=CaseRole.ATTORNEY)]
@@ -109,6 +126,15 @@ def seed() -> bool:
                        for s, days, text, note in events]
         db.session.add(case)
         cases[key] = case
+    db.session.add_all([
+        CaseDeadline(case=cases["accident"], kind=DeadlineKind.RFE_RESPONSE,
+                     due_on=date.today() + timedelta(days=RFE_DUE_IN_DAYS)),
+        CaseDeadline(case=cases["reunification"], kind=DeadlineKind.BIOMETRICS,
+                     due_on=date.today() + timedelta(days=APPOINTMENT_IN_DAYS),
+                     starts_at=datetime.combine(date.today() + timedelta(days=APPOINTMENT_IN_DAYS),
+                                                time(7, 0), timezone.utc),
+                     place="U.S. Embassy, Astana"),
+    ])
     db.session.commit()
     seed_requests(users, cases[CASES[0][0]])
     return True

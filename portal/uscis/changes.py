@@ -13,8 +13,8 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal import audit
 from portal.case_types import get_case_type
+from portal.cases import stages
 from portal.cases.permissions import can_manage_case
 from portal.cases.stages import CaseChanged
 from portal.errors import ServiceError
@@ -62,12 +62,6 @@ def move_to(actor: User, case: Case, to_stage: str | None) -> dict:
     commits) and return ``{"from": ..., "to": ...}`` for the event's data,
     or ``{}`` when the case stays (already there, no stage given, or a stage
     its type lacks)."""
-    case_type = get_case_type(case.case_type)
-    if not to_stage or to_stage == case.stage or not case_type.has_stage(to_stage):
+    if not to_stage or to_stage == case.stage or not get_case_type(case.case_type).has_stage(to_stage):
         return {}
-    from_stage = case.stage
-    case.stage = to_stage
-    case.closed_on = date.today() if case_type.stage(to_stage).closes else None
-    audit.record("case.stage_changed", actor=actor, case=case, target=str(case.uuid),
-                 from_stage=from_stage, to_stage=to_stage)
-    return {"from": from_stage, "to": to_stage}
+    return stages.set_stage(actor, case, to_stage)

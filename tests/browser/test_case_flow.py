@@ -1,0 +1,187 @@
+"""Running a case, as the people meet it: over TLS through nginx, production
+settings, PostgreSQL. The attorney opens a parole case and invites the
+client; the client accepts on a phone, switches to Spanish and sees where the
+case stands, what happens next and what to do; the attorney records the
+receipt number (typed with dashes) and moves the stage; the client sees both.
+The tests run in order and share the case."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from portal.case_types import get_case_type
+from portal.extensions import db
+from portal.models import Case, OutboxMessage
+from portal.outbox import services as outbox
+from tests.browser.conftest import _browser_context
+from tests.browser.servers import Portal
+from tests.browser.test_requests_es import (ATTORNEY, SIGN_IN, VIEWPORTS, _no_horizontal_scroll,
+                                            _screenshot, _sign_in)
+
+CLIENT_EMAIL = "carmen.rios@example.org"
+CLIENT_NAME = "Carmen Ríos"
+TITLE = "Parole for Elena Ríos: heart surgery in Houston"
+MESSAGE = "USCIS recibió la solicitud de Elena. Le avisaremos en cuanto haya noticias."
+SHARED: dict[str, str] = {}  # what one step leaves for the next: case uuid, reference, link
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _clean_queue(production_portal: Portal):
+    yield
+    # The notices queued for no consumer: leave nothing in the machine's Redis.
+    production_portal.app.extensions["jobs"].storage.flush_all()
+
+
+@pytest.fixture()
+def phone(browser_prerequisites, tmp_path):
+    """A phone's chromium (390 px, touch) in English, in Caracas."""
+    with _browser_context(tmp_path, timezone_id="America/Caracas", viewport=VIEWPORTS["phone"],
+                          is_mobile=True, has_touch=True) as context:
+        yield context
+
+
+def _in_spanish(app, text_of) -> str:
+    """What ``text_of()`` gives in Spanish (a stage's title, its next step...)."""
+    with app.test_request_context(), force_locale("es"):
+        return str(text_of())
+
+
+def _stage(key: str):
+    return get_case_type("humanitarian_parole").stage(key)
+
+
+def test_attorney_opens_a_case_and_invites_the_client(production_portal: Portal, browser):
+    from playwright.sync_api import expect
+
+    portal, base = production_portal, production_portal.base_url
+    page = browser.new_page()
+    _sign_in(page, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
+    page.get_by_role("link", name="Open a case").click()
+    page.get_by_label("Type of case").select_option(label="Humanitarian parole")
+    page.get_by_label("Title").fill(TITLE)
+    page.get_by_label("Beneficiary's full name").fill("Elena Ríos")
+    page.get_by_label("Beneficiary's country").select_option("VE")
+    page.get_by_label("Life-threatening medical").check()
+    page.get_by_label("Client's full name").fill(CLIENT_NAME)
+    page.get_by_label("Client's email").fill(CLIENT_EMAIL)
+    _screenshot(page, "case-1-open-form")
+    page.set_viewport_size(VIEWPORTS["desktop"])
+    page.get_by_role("button", name="Open the case and send the invitations").click()
+
+    expect(page.locator("h1")).to_have_text(TITLE)
+    reference = page.locator("main p.muted").first.inner_text().split(" · ")[0]
+    assert reference.startswith("HP-2026-") or reference.startswith("HP-")
+    path = page.locator("ol.path li")
+    expect(path.first).to_have_class("current")
+    expect(path.first).to_contain_text("Intake")
+    people = page.get_by_role("region", name="People")
+    expect(people).to_contain_text(CLIENT_NAME)
+    expect(people).to_contain_text("waiting since")
+    _screenshot(page, "case-2-opened-attorney")
+    SHARED["case"] = page.url.rsplit("/", 1)[1]
+    SHARED["reference"] = reference
+
+    # The invitation went to the outbox; deliver it to the loopback mail server.
+    with portal.app.app_context():
+        message = db.session.scalar(select(OutboxMessage).where(
+            OutboxMessage.recipient == CLIENT_EMAIL, OutboxMessage.template == "invitation"))
+        assert outbox.deliver(message.uuid)
+        case = db.session.scalar(select(Case).where(Case.reference == reference))
+        assert case.title == TITLE and case.stage == "intake"
+        db.session.remove()
+
+
+def test_client_accepts_switches_to_spanish_and_sees_where_the_case_stands(
+        production_portal: Portal, smtp_server, phone):
+    from playwright.sync_api import expect
+
+    portal, base = production_portal, production_portal.base_url
+    (mail,) = [m for m in smtp_server.messages if m["To"] == CLIENT_EMAIL]
+    assert SHARED["reference"] not in mail.get_content() and "Elena" not in mail.get_content()
+    (link,) = smtp_server.links(mail)
+    page = phone.new_page()
+    page.goto(link)
+    page.get_by_label("Your full name").fill(CLIENT_NAME)
+    page.get_by_label("Choose a password").fill("a long and new passphrase 7")
+    page.get_by_label("Repeat the password").fill("a long and new passphrase 7")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.locator("h1")).to_have_text(TITLE)
+
+    page.goto(f"{base}/account")
+    page.get_by_label("Language").select_option("es")
+    page.get_by_role("button", name="Save").click()
+    page.goto(f"{base}/cases/{SHARED['case']}")
+
+    intake = _stage("intake")
+    expect(page.locator("ol.path li.current .name")).to_have_text(
+        _in_spanish(portal.app, lambda: intake.title))
+    stage = page.locator("section.stage")
+    expect(stage).to_contain_text(_in_spanish(portal.app, lambda: intake.next))
+    expect(stage.locator(".todo")).to_contain_text(_in_spanish(portal.app, lambda: intake.todo))
+    # The steps ahead are shown, in Spanish, with nothing marked done yet.
+    expect(page.locator("ol.path li.ahead .name").last).to_have_text(
+        _in_spanish(portal.app, lambda: _stage("paroled").title))
+    expect(page.locator("ol.path li.done")).to_have_count(0)
+    main = page.locator("main").inner_text()
+    for english in ("Where your case stands", "What happens next", "What you need to do",
+                    "Timeline", intake.next):
+        assert str(english) not in main, english
+    _no_horizontal_scroll(page)
+    _screenshot(page, "case-3-client-es-intake")
+
+
+def test_attorney_records_the_receipt_number_and_moves_the_stage(production_portal: Portal,
+                                                                 browser):
+    from playwright.sync_api import expect
+
+    portal, base = production_portal, production_portal.base_url
+    page = browser.new_page()
+    _sign_in(page, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
+    page.goto(f"{base}/cases/{SHARED['case']}")
+
+    page.get_by_text("Record the receipt number").click()
+    receipt = page.locator("form[action$='/uscis/receipt']")
+    receipt.get_by_label("Receipt number").fill("ioe-091-234-5678")
+    receipt.get_by_role("button", name="Save the receipt number").click()
+    expect(page.locator(".flash.success")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("IOE0912345678")
+
+    page.get_by_text("Move the stage").first.click()
+    move = page.locator("form[action$='/stage']")
+    move.get_by_label("Move the case to").select_option(label="Receipt notice received")
+    move.get_by_label("Message to the client (optional)").fill(MESSAGE)
+    move.get_by_label("Internal note (optional, the firm only)").fill("Receipt came by post.")
+    move.get_by_role("button", name="Move the stage").click()
+    expect(page.locator(".flash.success")).to_contain_text("Saved")
+    expect(page.locator("ol.path li.current .name")).to_have_text("Receipt notice received")
+    expect(page.locator("ol.timeline li").first).to_contain_text(MESSAGE)
+    expect(page.locator("ol.timeline li").first).to_contain_text("Receipt came by post.")
+    _screenshot(page, "case-4-attorney-moved")
+    with portal.app.app_context():
+        case = db.session.scalar(select(Case).where(Case.reference == SHARED["reference"]))
+        assert case.receipt_number == "IOE0912345678" and case.stage == "receipt_received"
+        db.session.remove()
+
+
+def test_client_sees_the_receipt_number_and_the_new_stage(production_portal: Portal, phone):
+    from playwright.sync_api import expect
+
+    portal, base = production_portal, production_portal.base_url
+    page = phone.new_page()
+    _sign_in(page, base, CLIENT_EMAIL, "a long and new passphrase 7", SIGN_IN["en"])
+    page.goto(f"{base}/cases/{SHARED['case']}")
+    received = _stage("receipt_received")
+    expect(page.locator("ol.path li.current .name")).to_have_text(
+        _in_spanish(portal.app, lambda: received.title))
+    expect(page.locator("ol.path li.done")).to_have_count(4)  # intake ... filed
+    expect(page.locator("section.stage")).to_contain_text(
+        _in_spanish(portal.app, lambda: received.next))
+    expect(page.locator("main")).to_contain_text("IOE0912345678")
+    newest = page.locator("ol.timeline li").first
+    expect(newest).to_contain_text(MESSAGE)
+    expect(page.locator("main")).not_to_contain_text("Receipt came by post.")
+    _no_horizontal_scroll(page)
+    _screenshot(page, "case-5-client-es-receipt")
