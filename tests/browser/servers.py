@@ -63,8 +63,8 @@ server {{
         proxy_pass http://{upstream};
     }}
 
-    # Invitation and reset links carry their secret in the path.
-    location ~ ^/(invitation|reset)/ {{
+    # Invitation, reset and calendar feed links carry their secret in the path.
+    location ~ ^/(invitation|reset|calendar)/ {{
         access_log off;
         proxy_pass http://{upstream};
     }}
