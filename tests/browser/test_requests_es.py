@@ -1,6 +1,6 @@
 """A Spanish-speaking client on a phone answers a document request: over
 TLS through nginx, in chromium at 390 px, "Lo que necesitamos de usted" comes
-first on the case page; the client uploads into the request, the attorney
+right after where the case stands; the client uploads into the request, the attorney
 rejects the file with a reason, the client reads it and uploads again."""
 from __future__ import annotations
 
@@ -132,8 +132,9 @@ def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
     _sign_in(page, base, email, portal.client_password, SIGN_IN["es"])
 
     page.goto(f"{base}/cases/{case_uuid}")
-    # "What we need from you" is the first section of the case, in Spanish.
-    expect(page.locator("main h2").first).to_have_text("Lo que necesitamos de usted")
+    # Where the case stands, then "What we need from you", in Spanish.
+    expect(page.locator("main h2").nth(0)).to_have_text("Estado de su caso")
+    expect(page.locator("main h2").nth(1)).to_have_text("Lo que necesitamos de usted")
     card = page.locator(f"#request-{request_uuid}")
     expect(card.get_by_role("heading", name=TITLE)).to_be_visible()
     expect(card.locator(".instructions")).to_have_text(INSTRUCTIONS)
