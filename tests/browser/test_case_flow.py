@@ -6,7 +6,7 @@ receipt number (typed with dashes) and moves the stage; the client sees both.
 The tests run in order and share the case."""
 from __future__ import annotations
 
-from pathlib import Path
+from datetime import date, timedelta
 
 import pytest
 from flask_babel import force_locale
@@ -25,6 +25,7 @@ CLIENT_EMAIL = "carmen.rios@example.org"
 CLIENT_NAME = "Carmen Ríos"
 TITLE = "Parole for Elena Ríos: heart surgery in Houston"
 MESSAGE = "USCIS recibió la solicitud de Elena. Le avisaremos en cuanto haya noticias."
+APPOINTMENT_DAY = date.today() + timedelta(days=12)
 SHARED: dict[str, str] = {}  # what one step leaves for the next: case uuid, reference, link
 
 
@@ -112,6 +113,7 @@ def test_client_accepts_switches_to_spanish_and_sees_where_the_case_stands(
 
     page.goto(f"{base}/account")
     page.get_by_label("Language").select_option("es")
+    page.get_by_label("Time zone").select_option("America/Caracas")
     page.get_by_role("button", name="Save").click()
     page.goto(f"{base}/cases/{SHARED['case']}")
 
@@ -160,6 +162,29 @@ def test_attorney_records_the_receipt_number_and_moves_the_stage(production_port
     expect(page.locator("ol.timeline li").first).to_contain_text(MESSAGE)
     expect(page.locator("ol.timeline li").first).to_contain_text("Receipt came by post.")
     _screenshot(page, "case-4-attorney-moved")
+
+    # A biometrics appointment, typed on the attorney's clock (UTC).
+    page.get_by_text("Add an appointment").click()
+    appointment = page.locator("form[action$='/uscis/appointments']")
+    appointment.get_by_label("Appointment").select_option(label="Biometrics appointment")
+    appointment.get_by_label("Date").fill(APPOINTMENT_DAY.isoformat())
+    appointment.get_by_label("Time (your time zone)").fill("14:30")
+    appointment.get_by_label("Place (optional)").fill("U.S. Embassy, Bogotá")
+    appointment.get_by_role("button", name="Add the appointment").click()
+    expect(page.locator(".flash.success")).to_be_visible()
+
+    # The dashboard finds the case by its receipt number as people type it.
+    page.goto(f"{base}/?q=ioe-0912345678")
+    rows = page.locator("table.cases tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(SHARED["reference"])
+    expect(rows.first).to_contain_text("Receipt notice received")
+    _screenshot(page, "case-6-dashboard-search")
+    page.goto(f"{base}/agenda")
+    expect(page.locator("h1")).to_have_text("Agenda")
+    expect(page.locator("main")).to_contain_text("Biometrics appointment")
+    expect(page.locator("main")).to_contain_text(SHARED["reference"])
+    _screenshot(page, "case-7-agenda")
     with portal.app.app_context():
         case = db.session.scalar(select(Case).where(Case.reference == SHARED["reference"]))
         assert case.receipt_number == "IOE0912345678" and case.stage == "receipt_received"
@@ -180,8 +205,11 @@ def test_client_sees_the_receipt_number_and_the_new_stage(production_portal: Por
     expect(page.locator("section.stage")).to_contain_text(
         _in_spanish(portal.app, lambda: received.next))
     expect(page.locator("main")).to_contain_text("IOE0912345678")
-    newest = page.locator("ol.timeline li").first
-    expect(newest).to_contain_text(MESSAGE)
+    # Newest first: the appointment, then the stage move with the attorney's message.
+    expect(page.locator("ol.timeline li").nth(1)).to_contain_text(MESSAGE)
     expect(page.locator("main")).not_to_contain_text("Receipt came by post.")
+    # The appointment at 14:30 UTC is 10:30 on the client's clock in Caracas.
+    expect(page.locator("ul.appointments")).to_contain_text("10:30")
+    expect(page.locator("ul.appointments")).to_contain_text("America/Caracas")
     _no_horizontal_scroll(page)
     _screenshot(page, "case-5-client-es-receipt")
