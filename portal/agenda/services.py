@@ -18,7 +18,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy import case as sql_case
 
 from portal.agenda.permissions import can_use_agenda
-from portal.cases.deadlines import KINDS, deadlines
+from portal.cases.deadlines import KINDS, LABELS, deadlines
 from portal.cases.permissions import visible_cases
 from portal.errors import ServiceError
 from portal.extensions import db
@@ -32,25 +32,6 @@ FEED_DAYS = 365
 SOON_DAYS = 7
 
 USCIS_KINDS = ("rfe_response", "biometrics", "interview")
-
-# What each kind of item is, without names or titles: the calendar feed's
-# words (calendar apps sync to third parties), and the page's for all but
-# documents, which the page names by their request's title.
-KIND_LABELS = {
-    # Translators: an agenda item: the day a document asked of the client or a sponsor is due.
-    "document": _l("Document due"),
-    # Translators: an agenda item: the deadline to answer USCIS's Request for Evidence.
-    "rfe_response": _l("RFE response due"),
-    # Translators: an agenda item: the USCIS appointment for fingerprints and photo.
-    "biometrics": _l("Biometrics appointment"),
-    # Translators: an agenda item: an interview appointment with USCIS.
-    "interview": _l("Interview appointment"),
-    # Translators: an agenda item: the last day of the beneficiary's parole (from the I-94).
-    "parole_end": _l("Parole ends"),
-    # Translators: an agenda item: the day by which the re-parole request should be filed.
-    "reparole_file_by": _l("File re-parole by"),
-}
-
 
 @dataclass(frozen=True)
 class AgendaItem:
@@ -75,12 +56,12 @@ class AgendaItem:
         if self.kind == "document" and self.document_request is not None:
             # Translators: an agenda item; %(title)s is the title of the document request.
             return _("Document due: %(title)s", title=self.document_request.display_title)
-        return str(KIND_LABELS[self.kind])
+        return str(LABELS[self.kind])
 
     @property
     def private_label(self) -> str:
         """What it is, naming no one and no document (for the calendar feed)."""
-        return str(KIND_LABELS[self.kind])
+        return str(LABELS[self.kind])
 
     def how_far(self, now: datetime, today: date) -> str:
         """"in 3 weeks", "2 days ago", "today": from ``now`` for an

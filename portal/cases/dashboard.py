@@ -41,8 +41,7 @@ PAROLE_LIST_LIMIT = 20
 DEADLINE_LABELS = {
     # Translators: dashboard, next deadline: a document request's due date.
     "document": _l("Document due"),
-    # Translators: dashboard, next deadline: the day the answer to a USCIS Request for
-    # Evidence is due.
+    # Translators: dashboard, next deadline: the day the answer to a USCIS Request for Evidence is due.
     "rfe_response": _l("RFE response due"),
     "biometrics": _l("Biometrics appointment"),
     "interview": _l("Interview"),
@@ -72,34 +71,28 @@ def path_order(case_type: CaseType) -> list[Stage]:
 
 @dataclass(frozen=True)
 class StageOption:
-    """A stage key the filter offers: one per key, whichever types share it."""
+    """A stage key the filter offers (one per key, whichever types share it)."""
 
     key: str
-    titles: tuple[LazyString, ...]  # each type's title for the key, in type order
-
-    @property
-    def title(self) -> str:
-        """The stage's title in the reader's language; the types' titles
-        side by side where they differ ("Approved / Decision")."""
-        return " / ".join(dict.fromkeys(str(title) for title in self.titles))
+    title: LazyString
 
 
 @cache
 def stage_options() -> tuple[StageOption, ...]:
     """Every stage key of every case type, once, in path order: a key only
-    one type has goes right after the stage that precedes it in that type."""
-    keys: list[str] = []
-    titles: dict[str, tuple[LazyString, ...]] = {}
+    one type has goes right after the stage that precedes it in that type.
+    The title is the first type's (lazy: shown in the reader's language)."""
+    options: list[StageOption] = []
     for case_type in case_types().values():
         after = -1
         for stage in path_order(case_type):
-            if stage.key in titles:
+            keys = [o.key for o in options]
+            if stage.key in keys:
                 after = keys.index(stage.key)
             else:
                 after += 1
-                keys.insert(after, stage.key)
-            titles[stage.key] = titles.get(stage.key, ()) + (stage.title,)
-    return tuple(StageOption(key, titles[key]) for key in keys)
+                options.insert(after, StageOption(stage.key, stage.title))
+    return tuple(options)
 
 
 def _stage_rank():

@@ -11,6 +11,7 @@ A row is ``(case_id, kind, due_on, item_id)``:
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, Integer, Select, String, func, literal, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
@@ -19,6 +20,23 @@ from portal.models import Case, CaseDeadline, DocumentRequest
 from portal.models.request import OWED_STATES
 
 KINDS = ("document", "rfe_response", "biometrics", "interview", "parole_end", "reparole_file_by")
+
+# What each kind is, without names or titles: the dashboard, the agenda and
+# the calendar feed (whose events calendar apps copy to third parties) say this.
+LABELS = {
+    # Translators: a deadline: the day a document asked of the client or a sponsor is due.
+    "document": _l("Document due"),
+    # Translators: a deadline: the day the answer to USCIS's Request for Evidence is due.
+    "rfe_response": _l("RFE response due"),
+    # Translators: a USCIS appointment for fingerprints and photo.
+    "biometrics": _l("Biometrics appointment"),
+    # Translators: an interview appointment with USCIS or a consulate.
+    "interview": _l("Interview appointment"),
+    # Translators: a deadline: the last day of the beneficiary's parole (from the I-94).
+    "parole_end": _l("Parole ends"),
+    # Translators: a deadline: the day by which the re-parole request should be filed.
+    "reparole_file_by": _l("File re-parole by"),
+}
 
 
 class days_before(FunctionElement):
