@@ -117,6 +117,12 @@ def test_the_request_loop_from_asking_to_accepting(app, people, mailbox):
     # The sponsor's request is the firm's business: nothing about it reaches the client's timeline.
     client_texts = " ".join(db.session.scalars(select(TimelineEvent.client_text)))
     assert "I-134" not in client_texts and "Passport bio page" in client_texts
+    # Nor an empty entry: the client's timeline lists only what is meant for them.
+    hidden = db.session.scalars(select(TimelineEvent).where(
+        TimelineEvent.client_visible.is_(False))).all()
+    assert hidden and all(e.client_text == "" for e in hidden)
+    assert client.get(f"/cases/{case.uuid}").text.count("<time ") == (
+        db.session.scalar(select(func.count()).select_from(TimelineEvent)) - len(hidden))
 
     # Mail went through the outbox, and no body names a request or a file.
     assert count(OutboxMessage) == len(mailbox.messages) == 6

@@ -103,7 +103,8 @@ def _event(actor: User, case: Case, document_request: DocumentRequest, kind: str
         with force_locale(_client_language(case)):
             text = client_text()
     db.session.add(TimelineEvent(case=case, kind=kind, stage=case.stage, client_text=text,
-                                 internal_note=internal_note, actor=actor))
+                                 internal_note=internal_note, actor=actor,
+                                 client_visible=bool(text)))
 
 
 def _case_link(case: Case) -> str:
