@@ -61,12 +61,12 @@ EXPECTED = {
     ("cases.invite_member", "POST"): outcome(client=403, sponsor=403, attorney=200,
                                              other_attorney=404, staff=200, admin=200),
     # Running the case is the firm's: posted empty, the errors are flashed on the case page.
-    ("cases.move_stage", "POST"): outcome(client=403, sponsor=403, attorney=302,
-                                          other_attorney=404, staff=302, admin=302),
-    ("cases.close_case", "POST"): outcome(client=403, sponsor=403, attorney=302,
-                                          other_attorney=404, staff=302, admin=302),
-    ("cases.add_note", "POST"): outcome(client=403, sponsor=403, attorney=302,
-                                        other_attorney=404, staff=302, admin=302),
+    ("cases.move_stage", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                          other_attorney=404, staff=303, admin=303),
+    ("cases.close_case", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                          other_attorney=404, staff=303, admin=303),
+    ("cases.add_note", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                        other_attorney=404, staff=303, admin=303),
     # Opening a case is the firm's; posted empty, the form is re-shown with its errors.
     ("cases.open_case", "GET"): outcome(default=200, client=403, sponsor=403),
     ("cases.open_case", "POST"): outcome(default=200, client=403, sponsor=403),

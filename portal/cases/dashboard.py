@@ -81,18 +81,24 @@ class StageOption:
 def stage_options() -> tuple[StageOption, ...]:
     """Every stage key of every case type, once, in path order: a key only
     one type has goes right after the stage that precedes it in that type.
-    The title is the first type's (lazy: shown in the reader's language)."""
-    options: list[StageOption] = []
+    Where types name a key differently the title shows each name
+    ("Approved / Decision"); lazy, so in the reader's language."""
+    keys: list[str] = []
+    titles: dict[str, list] = {}
     for case_type in case_types().values():
         after = -1
         for stage in path_order(case_type):
-            keys = [o.key for o in options]
             if stage.key in keys:
                 after = keys.index(stage.key)
             else:
                 after += 1
-                options.insert(after, StageOption(stage.key, stage.title))
-    return tuple(options)
+                keys.insert(after, stage.key)
+            titles.setdefault(stage.key, []).append(stage.title)
+    return tuple(StageOption(key, LazyString(_joined, titles[key])) for key in keys)
+
+
+def _joined(titles: list) -> str:
+    return " / ".join(dict.fromkeys(str(title) for title in titles))
 
 
 def _stage_rank():

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from portal.case_types import case_types, get_case_type
 from portal.cases import stages, timeline
+from portal.cases.changes import apply_change
 from portal.cases.dashboard import BadQuery, DashboardQuery, firm_dashboard, member_cases
 from portal.cases import invitations, lifecycle
 from portal.cases.countries import country_choices, country_name
@@ -86,23 +87,6 @@ def _managed_case(case_uuid: str):
     return case
 
 
-def _apply(case, form, change, done=None):
-    """Run ``change`` if ``form`` is valid and flash ``done``, or what went
-    wrong; then go back to the case page."""
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
-        return redirect(url_for("cases.show_case", case_uuid=case.uuid))
-    try:
-        change()
-    except ServiceError as error:
-        flash(error.message, "error")
-    else:
-        flash(done or _("Saved. The client sees it on their timeline."), "success")
-    return redirect(url_for("cases.show_case", case_uuid=case.uuid))
-
-
 @bp.route("/cases/<case_uuid>/stage", methods=["POST"])
 def move_stage(case_uuid: str):
     """Move the case to another stage, with a message to the client."""
@@ -110,7 +94,7 @@ def move_stage(case_uuid: str):
     form = StageForm()
     form.stage.choices = [(s.key, s.title) for s in get_case_type(case.case_type).stages]
     form.stage.validate_choice = False  # the service refuses a stage of another type
-    return _apply(case, form, lambda: stages.move_stage(
+    return apply_change(case, form, lambda: stages.move_stage(
         current_user, case, form.stage.data, form.version.data,
         form.client_text.data, form.internal_note.data))
 
@@ -121,7 +105,7 @@ def close_case(case_uuid: str):
     case = _managed_case(case_uuid)
     form = CloseForm()
     action = stages.reopen_case if case.closed_on else stages.close_case
-    return _apply(case, form, lambda: action(current_user, case, form.version.data,
+    return apply_change(case, form, lambda: action(current_user, case, form.version.data,
                                              form.reason.data, form.client_text.data))
 
 
@@ -131,7 +115,7 @@ def add_note(case_uuid: str):
     case = _managed_case(case_uuid)
     form = NoteForm()
     for_client = form.audience.data == "client"
-    return _apply(case, form, lambda: stages.add_note(
+    return apply_change(case, form, lambda: stages.add_note(
         current_user, case, form.client_text.data, form.internal_note.data, for_client),
         done=None if for_client else _l("Saved. Only the firm sees this note."))
 

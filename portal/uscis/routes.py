@@ -2,12 +2,12 @@
 it, and the person goes back to the case page with what happened."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from portal.cases.changes import apply_change
 from portal.cases.permissions import get_case_or_404
-from portal.errors import ServiceError
 from portal.models import Case
 from portal.uscis import appointments, decision, expedite, forms, rfe, status
 from portal.uscis.permissions import can_track, get_deadline_or_404, get_expedite_or_404
@@ -23,29 +23,8 @@ def _tracked_case(case_uuid: str) -> Case:
     return case
 
 
-def _back(case: Case):
-    return redirect(url_for("cases.show_case", case_uuid=case.uuid, _anchor="uscis-heading"),
-                    code=303)
-
-
 def _apply(case: Case, form, change, done=None, then=None):
-    """Run ``change`` if ``form`` is valid and flash ``done`` (or the
-    standard "saved") and run ``then(result)``, or flash what went wrong;
-    then back to the case."""
-    if not form.validate_on_submit():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
-        return _back(case)
-    try:
-        result = change()
-    except ServiceError as error:
-        flash(error.message, "error")
-    else:
-        flash(done or _("Saved. The client sees it on their timeline."), "success")
-        if then is not None:
-            then(result)
-    return _back(case)
+    return apply_change(case, form, change, done, then, anchor="uscis-heading")
 
 
 def _texts(form) -> dict:
