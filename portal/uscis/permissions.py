@@ -36,21 +36,21 @@ def can_see_expedites(user: User, case: Case) -> bool:
     return False
 
 
+def _of_case_or_404(model, case: Case, wanted_uuid: str, user: User):
+    """The ``model`` row with ``wanted_uuid`` that belongs to ``case``; 404
+    otherwise (audited), whether it is missing or another case's."""
+    wanted = parse_uuid(wanted_uuid)
+    row = db.session.scalar(select(model).where(model.uuid == wanted, model.case_id == case.id))
+    if row is None:
+        deny(user, case, "uscis.access_denied", str(wanted), False)
+    return row
+
+
 def get_deadline_or_404(case: Case, deadline_uuid: str, user: User) -> CaseDeadline:
     """A USCIS deadline or appointment of ``case``; 404 otherwise (audited)."""
-    wanted = parse_uuid(deadline_uuid)
-    deadline = db.session.scalar(select(CaseDeadline).where(
-        CaseDeadline.uuid == wanted, CaseDeadline.case_id == case.id))
-    if deadline is None:
-        deny(user, case, "uscis.access_denied", str(wanted), False)
-    return deadline
+    return _of_case_or_404(CaseDeadline, case, deadline_uuid, user)
 
 
 def get_expedite_or_404(case: Case, expedite_uuid: str, user: User) -> ExpediteRequest:
     """An expedite request of ``case``; 404 otherwise (audited)."""
-    wanted = parse_uuid(expedite_uuid)
-    expedite = db.session.scalar(select(ExpediteRequest).where(
-        ExpediteRequest.uuid == wanted, ExpediteRequest.case_id == case.id))
-    if expedite is None:
-        deny(user, case, "uscis.access_denied", str(wanted), False)
-    return expedite
+    return _of_case_or_404(ExpediteRequest, case, expedite_uuid, user)
