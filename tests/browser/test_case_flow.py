@@ -25,6 +25,11 @@ CLIENT_EMAIL = "carmen.rios@example.org"
 CLIENT_NAME = "Carmen Ríos"
 TITLE = "Parole for Elena Ríos: heart surgery in Houston"
 MESSAGE = "USCIS recibió la solicitud de Elena. Le avisaremos en cuanto haya noticias."
+# English the client reading Spanish must not meet on her case page.
+ENGLISH = ("Where your case stands", "What happens next", "What we need from you", "Timeline",
+           "The case moved to", "receipt number", "Receipt number", "Your case at USCIS",
+           "Your upcoming appointments", "Biometrics appointment", "The case was opened",
+           "People", "Documents", "Approved", "Paroled", "time)")
 APPOINTMENT_DAY = date.today() + timedelta(days=12)
 SHARED: dict[str, str] = {}  # what one step leaves for the next: case uuid, reference, link
 
@@ -211,5 +216,8 @@ def test_client_sees_the_receipt_number_and_the_new_stage(production_portal: Por
     # The appointment at 14:30 UTC is 10:30 on the client's clock in Caracas.
     expect(page.locator("ul.appointments")).to_contain_text("10:30")
     expect(page.locator("ul.appointments")).to_contain_text("America/Caracas")
+    main = page.locator("main").inner_text()
+    english = [s for s in ENGLISH if s in main]
+    assert not english, english
     _no_horizontal_scroll(page)
     _screenshot(page, "case-5-client-es-receipt")
