@@ -260,3 +260,13 @@ def test_services_refuse_people_who_do_not_run_the_case(app, people, make_user):
         with pytest.raises(ServiceError):
             stages.add_note(outsider, case, "x", "", True)
     assert case.stage == "filed"
+
+
+def test_every_field_on_the_firms_case_page_has_an_id_of_its_own(client, login_as, people):
+    """Several forms share field names; each label must still point at its own field."""
+    import re
+    login_as(people["lawyer"])
+    text = client.get(f"/cases/{people['case'].uuid}").text
+    ids = re.findall(r'\sid="([^"]+)"', text)
+    assert len(ids) > 20
+    assert sorted({i for i in ids if ids.count(i) > 1}) == []

@@ -31,3 +31,13 @@ def apply_change(case: Case, form, change: Callable[[], object], done=None,
             if then is not None:
                 then(result)
     return redirect(url_for("cases.show_case", case_uuid=case.uuid, _anchor=anchor), code=303)
+
+
+def distinct_ids(prefix: str, forms: dict) -> dict:
+    """Give each form's fields ids of their own (``uscis-status-client_text``):
+    several forms on the case page share field names, and a label must point
+    at its own field. Names, and so what is posted, stay as they are."""
+    for key, form in forms.items():
+        for bound in form or ():
+            bound.id = bound.label.field_id = f"{prefix}-{key}-{bound.name}"
+    return forms

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from portal.case_types import case_types, get_case_type
 from portal.cases import stages, timeline
-from portal.cases.changes import apply_change
+from portal.cases.changes import apply_change, distinct_ids
 from portal.cases.dashboard import BadQuery, DashboardQuery, firm_dashboard, member_cases
 from portal.cases import invitations, lifecycle
 from portal.cases.countries import country_choices, country_name
@@ -74,9 +74,9 @@ def _manage_forms(case, case_type) -> dict:
     """The firm's forms on the case page, each against the case's current version."""
     stage_form = StageForm(version=case.version, formdata=None)
     stage_form.stage.choices = [(s.key, s.title) for s in case_type.stages if s.key != case.stage]
-    return {"stage_form": stage_form, "close_form": CloseForm(version=case.version, formdata=None),
-            "note_form": NoteForm(formdata=None),
-            "pending_invitations": invitations.pending_invitations(case), "now": utcnow()}
+    forms = distinct_ids("case", {"stage_form": stage_form, "note_form": NoteForm(formdata=None),
+                                  "close_form": CloseForm(version=case.version, formdata=None)})
+    return {**forms, "pending_invitations": invitations.pending_invitations(case), "now": utcnow()}
 
 
 def _managed_case(case_uuid: str):

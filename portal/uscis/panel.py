@@ -19,6 +19,7 @@ from portal.case_types import get_case_type
 from portal.extensions import db
 from portal.models import Case, CaseDeadline, Decision, ExpediteRequest, TimelineEvent, User
 from portal.models.case import UrgencyFlag
+from portal.cases.changes import distinct_ids
 from portal.requests.services import today_for
 from portal.uscis import appointments, expedite, forms, rfe
 from portal.uscis.decision import PAROLED, reparole_file_by
@@ -106,23 +107,13 @@ def _status_choices(case: Case) -> list[tuple[str, str]]:
     return choices
 
 
-def _unique_ids(forms: dict) -> dict:
-    """Give each form's fields ids of their own (``status-client_text``):
-    several forms on one page share field names, and a label must point at
-    its own field. Names, and so what is posted, stay as they are."""
-    for key, form in forms.items():
-        for bound in form or ():
-            bound.id = bound.label.field_id = f"uscis-{key}-{bound.name}"
-    return forms
-
-
 def _forms(case: Case, today: date) -> dict:
     """The firm's forms, each against the case's current version."""
     version = {"version": case.version, "formdata": None}
     status_form = forms.StatusForm(**version)
     status_form.status.choices = _status_choices(case)
     case_type = get_case_type(case.case_type)
-    return _unique_ids({
+    return distinct_ids("uscis", {
         "receipt": forms.ReceiptForm(**version),
         "status": status_form if case_type.uscis_statuses else None,
         "appointment": forms.AppointmentForm(formdata=None),
