@@ -38,10 +38,11 @@ def generate_master_key_command() -> None:
 
 @click.command("rotate-key")
 def rotate_key_command() -> None:
-    """Make a new data key primary for new uploads; files stored under older
-    keys stay readable."""
-    key_id = current_app.extensions["crypto"].rotate()
-    click.echo(f"New primary data key {key_id}. Older files remain readable.")
+    """Make new data keys primary for new uploads and texts; what older keys
+    encrypted stays readable."""
+    new_ids = current_app.extensions["crypto"].rotate()
+    click.echo(f"New primary data key {new_ids['files']} for files and {new_ids['texts']} for "
+               "texts. Older files and texts remain readable.")
 
 
 @click.command("reconcile-storage")

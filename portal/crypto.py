@@ -1,11 +1,13 @@
-"""Encryption of stored files: the only module that touches keys.
+"""Encryption of stored files and message texts: the only module that touches keys.
 
 Google Tink's streaming AEAD (AES256_GCM_HKDF_1MB) encrypts each file as it
-streams. The data keyset lives in the database, encrypted under the master key
-from configuration (``PORTAL_MASTER_KEY``, a Tink AEAD keyset in JSON), so
-neither the object store nor a database dump alone can read a file. The
-associated data is the version's UUID: an object moved to another version's
-key, truncated or altered fails to decrypt.
+streams; its AEAD (AES256_GCM) encrypts short texts such as message bodies.
+Each data keyset lives in the database, encrypted under the master key from
+configuration (``PORTAL_MASTER_KEY``, a Tink AEAD keyset in JSON), so neither
+the object store nor a database dump alone can read a file or a text, and
+``rotate`` gives both a new primary key. The associated data is the owner's
+UUID (the stored object's, the message's): a ciphertext moved to another
+row, truncated or altered fails to decrypt.
 """
 from __future__ import annotations
 
@@ -29,8 +31,9 @@ aead.register()
 streaming_aead.register()
 
 KEYSET_NAME = "files"
-KEYSET_AAD = b"portal/keyset/files"
 TEMPLATE = streaming_aead.streaming_aead_key_templates.AES256_GCM_HKDF_1MB
+TEXT_KEYSET_NAME = "texts"
+TEXT_TEMPLATE = aead.aead_key_templates.AES256_GCM
 CryptoError = tink.TinkError
 
 
@@ -64,16 +67,81 @@ def associated_data(version_uuid: uuid.UUID) -> bytes:
     return b"portal/version/" + version_uuid.bytes
 
 
+def text_associated_data(owner_uuid: uuid.UUID) -> bytes:
+    """What binds an encrypted text to its row (a message)."""
+    return b"portal/text/" + owner_uuid.bytes
+
+
+class DataKeyset:
+    """One data keyset in the database, sealed under the master key: created
+    on first use, loaded again whenever a rotation raised its version."""
+
+    def __init__(self, crypto: Crypto, name: str, template, primitive_class):
+        self._crypto, self.name = crypto, name
+        self._template, self._primitive_class = template, primitive_class
+        self._aad = b"portal/keyset/" + name.encode()
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._primitive = None
+
+    def _row(self) -> EncryptionKeyset:
+        row = db.session.scalar(select(EncryptionKeyset).where(EncryptionKeyset.name == self.name))
+        if row is None:
+            handle = tink.new_keyset_handle(self._template)
+            db.session.add(EncryptionKeyset(name=self.name, encrypted_keyset=self.seal(handle)))
+            try:
+                db.session.commit()
+            except IntegrityError:  # another worker created it first: use theirs
+                db.session.rollback()
+            return self._row()
+        return row
+
+    def seal(self, handle: tink.KeysetHandle) -> str:
+        """``handle`` encrypted under the master key, for its database row."""
+        return tink.json_proto_keyset_format.serialize_encrypted(handle, self._crypto._master,
+                                                                 self._aad)
+
+    def open(self, sealed: str) -> tink.KeysetHandle:
+        """The keyset a row holds."""
+        return tink.json_proto_keyset_format.parse_encrypted(sealed, self._crypto._master,
+                                                             self._aad)
+
+    def primitive(self):
+        """The keyset's primitive (reloaded after a rotation)."""
+        row = self._row()
+        with self._lock:
+            if self._version != row.version:
+                self._primitive = self.open(row.encrypted_keyset).primitive(
+                    self._primitive_class)
+                self._version = row.version
+            return self._primitive
+
+    def rotate(self) -> int:
+        """Add a new key and make it primary; older keys stay for reading what
+        they encrypted. Returns the new key's id (the caller commits)."""
+        row = self._row()
+        keyset = _keyset_proto(self.open(row.encrypted_keyset))
+        fresh = _keyset_proto(tink.new_keyset_handle(self._template))
+        new_key = fresh.key[0]
+        if any(k.key_id == new_key.key_id for k in keyset.key):  # 1 in 2^32; try again
+            return self.rotate()
+        keyset.key.append(new_key)
+        keyset.primary_key_id = new_key.key_id
+        row.encrypted_keyset = self.seal(cleartext_keyset_handle.from_keyset(keyset))
+        row.version += 1
+        row.updated_at = utcnow()
+        return new_key.key_id
+
+
 class Crypto:
-    """Loads the data keyset from the database (creating it on first use) and
-    hands out encrypting and decrypting streams."""
+    """The master key and the data keysets: encrypting and decrypting streams
+    for files, encryption of short texts."""
 
     def __init__(self, app: Flask):
         self._master_key = app.config.get("MASTER_KEY")
         self._master_primitive: aead.Aead | None = None
-        self._lock = threading.Lock()
-        self._version: int | None = None
-        self._primitive: streaming_aead.StreamingAead | None = None
+        self.files = DataKeyset(self, KEYSET_NAME, TEMPLATE, streaming_aead.StreamingAead)
+        self.texts = DataKeyset(self, TEXT_KEYSET_NAME, TEXT_TEMPLATE, aead.Aead)
 
     @property
     def _master(self) -> aead.Aead:
@@ -83,61 +151,35 @@ class Crypto:
             self._master_primitive = _master_aead(self._master_key)
         return self._master_primitive
 
-    def _row(self) -> EncryptionKeyset:
-        row = db.session.scalar(select(EncryptionKeyset).where(EncryptionKeyset.name == KEYSET_NAME))
-        if row is None:
-            handle = tink.new_keyset_handle(TEMPLATE)
-            db.session.add(EncryptionKeyset(name=KEYSET_NAME, encrypted_keyset=self._seal(handle)))
-            try:
-                db.session.commit()
-            except IntegrityError:  # another worker created it first: use theirs
-                db.session.rollback()
-            return self._row()
-        return row
-
-    def _seal(self, handle: tink.KeysetHandle) -> str:
-        return tink.json_proto_keyset_format.serialize_encrypted(handle, self._master, KEYSET_AAD)
-
-    def _open(self, sealed: str) -> tink.KeysetHandle:
-        return tink.json_proto_keyset_format.parse_encrypted(sealed, self._master, KEYSET_AAD)
-
-    def primitive(self) -> streaming_aead.StreamingAead:
-        """The streaming AEAD of the current keyset (reloaded after a rotation)."""
-        row = self._row()
-        with self._lock:
-            if self._version != row.version:
-                self._primitive = self._open(row.encrypted_keyset).primitive(
-                    streaming_aead.StreamingAead)
-                self._version = row.version
-            return self._primitive
-
     def encrypting_stream(self, destination: BinaryIO, version_uuid: uuid.UUID) -> BinaryIO:
         """A writable stream: plaintext in, ciphertext out to ``destination``.
         Closing it writes the final segment."""
-        return self.primitive().new_encrypting_stream(destination, associated_data(version_uuid))
+        return self.files.primitive().new_encrypting_stream(destination,
+                                                            associated_data(version_uuid))
 
     def decrypting_stream(self, source: BinaryIO, version_uuid: uuid.UUID) -> BinaryIO:
         """A readable stream of plaintext from ciphertext ``source``. Reading
         raises ``CryptoError`` when the ciphertext is altered, truncated or
         belongs to another version."""
-        return self.primitive().new_decrypting_stream(source, associated_data(version_uuid))
+        return self.files.primitive().new_decrypting_stream(source, associated_data(version_uuid))
 
-    def rotate(self) -> int:
-        """Add a new data key and make it primary; older keys stay for reading
-        old files. Returns the new key's id."""
-        row = self._row()
-        keyset = _keyset_proto(self._open(row.encrypted_keyset))
-        fresh = _keyset_proto(tink.new_keyset_handle(TEMPLATE))
-        new_key = fresh.key[0]
-        if any(k.key_id == new_key.key_id for k in keyset.key):  # 1 in 2^32; try again
-            return self.rotate()
-        keyset.key.append(new_key)
-        keyset.primary_key_id = new_key.key_id
-        row.encrypted_keyset = self._seal(cleartext_keyset_handle.from_keyset(keyset))
-        row.version += 1
-        row.updated_at = utcnow()
+    def encrypt_text(self, text: str, owner_uuid: uuid.UUID) -> bytes:
+        """``text`` encrypted for the row ``owner_uuid`` (a message's body)."""
+        return self.texts.primitive().encrypt(text.encode("utf-8"),
+                                              text_associated_data(owner_uuid))
+
+    def decrypt_text(self, ciphertext: bytes, owner_uuid: uuid.UUID) -> str:
+        """The text ``encrypt_text`` made for ``owner_uuid``; raises
+        ``CryptoError`` when it was altered or belongs to another row."""
+        return self.texts.primitive().decrypt(ciphertext,
+                                              text_associated_data(owner_uuid)).decode("utf-8")
+
+    def rotate(self) -> dict[str, int]:
+        """A new primary key for files and for texts, in one commit; older
+        keys stay for reading. Returns the new key id of each keyset."""
+        new_ids = {keyset.name: keyset.rotate() for keyset in (self.files, self.texts)}
         db.session.commit()
-        return new_key.key_id
+        return new_ids
 
 
 def seal(data: bytes, associated: bytes) -> bytes:

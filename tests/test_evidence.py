@@ -345,16 +345,16 @@ def test_key_rotation_keeps_old_files_readable(app, as_client, people, runner):
     upload(as_client, url(people["case"]), [("before.pdf", [PDF + b"before"])])
     result = runner.invoke(args=["rotate-key"])
     assert result.exit_code == 0 and "New primary data key" in result.output
+    new_files_key = int(result.output.split("key ")[1].split(" for files")[0])
     upload(as_client, url(people["case"]), [("after.pdf", [PDF + b"after"])])
     before, after = versions()
     for version in (before, after):
         response = as_client.get(download_link(as_client, people["case"], version))
         assert hashlib.sha256(response.data).hexdigest() == version.sha256
-    row = db.session.scalar(select(EncryptionKeyset))
+    row = db.session.scalar(select(EncryptionKeyset).where(EncryptionKeyset.name == "files"))
     assert row.version == 2  # every worker reloads the keyset on its next use
-    keyset = app.extensions["crypto"]._open(row.encrypted_keyset).keyset_info()
-    assert len(keyset.key_info) == 2 and keyset.primary_key_id == int(
-        result.output.split("key ")[1].split(".")[0])
+    keyset = app.extensions["crypto"].files.open(row.encrypted_keyset).keyset_info()
+    assert len(keyset.key_info) == 2 and keyset.primary_key_id == new_files_key
 
 
 def test_reconcile_finds_and_repairs_both_kinds_of_orphan(app, as_client, people, runner):
