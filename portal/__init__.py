@@ -105,9 +105,10 @@ def _register_blueprints(app: Flask) -> None:
     from portal.cases.routes import bp as cases_bp
     from portal.evidence.routes import bp as evidence_bp
     from portal.health import bp as health_bp
+    from portal.messages.routes import bp as messages_bp
     from portal.requests.routes import bp as requests_bp
     from portal.uscis.routes import bp as uscis_bp
 
-    for blueprint in (auth_bp, cases_bp, evidence_bp, requests_bp, uscis_bp, agenda_bp, admin_bp,
-                      health_bp):
+    for blueprint in (auth_bp, cases_bp, evidence_bp, requests_bp, uscis_bp, agenda_bp,
+                      messages_bp, admin_bp, health_bp):
         app.register_blueprint(blueprint)

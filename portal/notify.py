@@ -30,6 +30,7 @@ SUBJECTS = {
     "request_reminder": _l("A reminder from your secure client portal"),
     "case_update": _l("Something new is waiting in your portal"),
     "reparole_reminder": _l("A reminder from your secure client portal"),
+    "new_message": _l("You have a new message in your portal"),
 }
 
 
@@ -134,3 +135,9 @@ def queue_reparole_reminder(email: str, language: str, url: str) -> None:
     """Remind the client or the attorney team that a parole period ends
     soon, without saying so (queued in the caller's transaction)."""
     outbox.queue(email, language, "reparole_reminder", {"url": url})
+
+
+def queue_new_message(email: str, language: str, url: str) -> None:
+    """Tell someone a message waits for them, without a word of it (queued
+    in the caller's transaction)."""
+    outbox.queue(email, language, "new_message", {"url": url})

@@ -12,11 +12,12 @@ import pytest
 from sqlalchemy import select, update
 
 from portal import create_app, notify
+from portal.messages import services as messages
 from portal.requests import services as requests
 from portal.extensions import db
 from portal.models import DocumentVersion, OutboxMessage, OutboxState, Role
 from portal.models import CaseDeadline, DeadlineKind, ExpediteRequest
-from portal.models import Invitation
+from portal.models import Invitation, Message, MessageThread
 from portal.models.case import CaseRole, UrgencyFlag
 from portal.models.types import utcnow
 from tests.conftest import PASSWORD, PortalClient
@@ -140,6 +141,14 @@ EXPECTED = {
     ("uscis.record_expedite_outcome", "POST"): outcome(client=403, sponsor=403, attorney=303,
                                                        other_attorney=404, staff=303,
                                                        admin=303),
+    # The client's thread: the client and the attorney team; the sponsor has a thread of their
+    # own and must not learn what the client writes. Posted empty: the page shows the error.
+    ("messages.client_thread", "GET"): outcome(default=200, sponsor=404, other_attorney=404),
+    ("messages.client_thread", "POST"): outcome(default=200, sponsor=404, other_attorney=404),
+    ("messages.sponsor_thread", "GET"): outcome(default=200, client=404, other_attorney=404),
+    ("messages.sponsor_thread", "POST"): outcome(default=200, client=404, other_attorney=404),
+    # The client's own message: they retract it; the team is told only its author may.
+    ("messages.retract", "POST"): outcome(default=303, sponsor=404, other_attorney=404),
     ("admin.list_users", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "POST"): outcome(default=403, admin=200),
@@ -204,6 +213,11 @@ def world(app, make_user, make_case):
                               role=Role.CLIENT, case=case, case_role=CaseRole.CLIENT,
                               invited_by=people["attorney"],
                               expires_at=utcnow() + timedelta(days=7)))
+    # A message of the client in the client's thread, for the routes that name one.
+    with app.test_request_context():
+        thread = MessageThread(case=case, audience="client")
+        db.session.add(thread)
+        messages.post(people["client"], thread, "hello", "world-key")
     db.session.execute(update(OutboxMessage).values(state=OutboxState.FAILED))
     db.session.commit()
     return people, case, version, request
@@ -227,6 +241,8 @@ def test_access_matrix(app, world, role):
                .replace("<invitation_uuid>", str(db.session.scalar(
                    select(Invitation.uuid).order_by(Invitation.id))))
                .replace("<uuid:user_uuid>", str(people["client"].uuid))
+               .replace("<sponsor_uuid>", str(people["sponsor"].uuid))
+               .replace("<message_uuid>", str(db.session.scalar(select(Message.uuid))))
                .replace("<uuid:message_uuid>", str(db.session.scalar(select(OutboxMessage.uuid)))))
         if method == "GET":
             response = client.get(url)

@@ -17,6 +17,7 @@ from portal.cases.forms import (CloseForm, EditCaseForm, InviteForm, NoteForm, O
                                 StageForm)
 from portal.cases.invitations import InviteOutcome, invite_to_case
 from portal.cases.permissions import (can_manage_case, can_open_case, can_see_internal_notes,
+                                      case_role,
                                       can_see_case_story, get_case_or_404, get_invitation_or_404,
                                       visible_members)
 from portal.errors import ServiceError
@@ -54,6 +55,7 @@ def show_case(case_uuid: str):
     case_type = get_case_type(case.case_type)
     can_manage = can_manage_case(current_user, case)
     show_story = can_see_case_story(current_user, case)
+    role = case_role(current_user, case)
     forms = _manage_forms(case, case_type) if can_manage else {}
     return render_template("cases/case.html", case=case, case_type=case_type,
                            stage=case_type.stage(case.stage),
@@ -65,6 +67,7 @@ def show_case(case_uuid: str):
                            events=timeline.events_for(current_user, case) if show_story else None,
                            headline=timeline.headline,
                            country=country_name(case.beneficiary_country, get_locale()),
+                           case_role=role.value if role else "",
                            members=visible_members(current_user, case),
                            **forms, **case_panel(current_user, case),
                            **uscis_panel(current_user, case))

@@ -3,6 +3,7 @@ from portal.models.audit import AuditEvent
 from portal.models.case import Case, CaseFlag, CaseMembership, Decision, TimelineEvent
 from portal.models.evidence import Document, DocumentVersion, EncryptionKeyset, VersionStatus
 from portal.models.invitation import Invitation
+from portal.models.message import Message, MessageThread, ThreadNotice, ThreadRead
 from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.password_reset import PasswordReset
 from portal.models.request import DocumentRequest, RequestReminder, RequestState
@@ -13,7 +14,8 @@ from portal.models.user import Role, User, UserSession
 
 __all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseFlag", "CaseMembership",
            "DeadlineKind", "Decision", "Document", "DocumentRequest", "DocumentVersion",
-           "EncryptionKeyset", "ExpediteOutcome", "ExpediteRequest", "Invitation", "ObjectState",
+           "EncryptionKeyset", "ExpediteOutcome", "ExpediteRequest", "Invitation", "Message",
+           "MessageThread", "ObjectState",
            "OutboxMessage", "OutboxState", "ParoleReminder", "PasswordReset", "Purpose",
            "ReferenceCounter", "RequestReminder", "RequestState", "Role", "StoredObject",
-           "TimelineEvent", "User", "UserSession", "VersionStatus"]
+           "ThreadNotice", "ThreadRead", "TimelineEvent", "User", "UserSession", "VersionStatus"]

@@ -1,0 +1,21 @@
+"""The message form."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from portal.messages.services import MAX_BODY
+
+
+class MessageForm(FlaskForm):
+    """A message; ``client_key`` is new on each page, so sending the same
+    page twice stores one message."""
+
+    body = TextAreaField(_l("Your message"), validators=[
+        DataRequired(message=_l("Write a message first.")),
+        Length(max=MAX_BODY, message=_l("A message may have at most %(max)d characters; attach a "
+                                        "longer text as a document.", max=MAX_BODY))])
+    internal = BooleanField(_l("Internal note: the firm only, never the client or a sponsor"))
+    client_key = HiddenField(validators=[DataRequired(), Length(max=64)])

@@ -1,0 +1,179 @@
+"""Messages: written, read, retracted. Services take the acting user,
+audit and commit once; they raise ``ServiceError`` with a message for the user.
+
+Rules stated here and tested: a body is plain text of 1 to ``MAX_BODY``
+characters; a closed case's threads stay readable but take no new message;
+only the firm writes internal notes, which nobody outside the firm reads;
+a message is retracted only by its author, within ``RETRACT_WINDOW``;
+the same form sent twice (its ``client_key``) stores one message.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from portal import audit, notify
+from portal.crypto import CryptoError
+from portal.errors import ServiceError
+from portal.extensions import db
+from portal.messages.permissions import may_read
+from portal.models import Message, MessageThread, ThreadNotice, ThreadRead, User
+from portal.models.case import CaseRole
+from portal.models.message import CLIENT_THREAD
+from portal.models.types import utcnow
+from portal.requests.services import attorney_team
+
+MAX_BODY = 10_000  # characters: a long letter, not a document (attach those)
+RETRACT_WINDOW = timedelta(minutes=10)
+NOTICE_EVERY = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A message as one reader sees it: ``text`` is None when it was
+    retracted (for the other side) or cannot be decrypted (``unreadable``)."""
+
+    message: Message
+    text: str | None
+    unreadable: bool = False
+
+    @property
+    def retracted(self) -> bool:
+        return self.message.retracted_at is not None
+
+
+def _crypto():
+    return current_app.extensions["crypto"]
+
+
+def _other_side(thread: MessageThread, author: User) -> list[User]:
+    """Who is told of a new message: the team when the client or sponsor
+    wrote, the client(s) or the sponsor when the firm did."""
+    if author.is_firm:
+        if thread.audience == CLIENT_THREAD:
+            return [m.user for m in thread.case.memberships
+                    if m.role is CaseRole.CLIENT and m.user.active]
+        return [thread.sponsor] if thread.sponsor and thread.sponsor.active else []
+    return [user for user in attorney_team(thread.case) if user.id != author.id]
+
+
+def _notify(thread: MessageThread, author: User, now: datetime) -> None:
+    """One content-free email per person per thread per ``NOTICE_EVERY``."""
+    for person in _other_side(thread, author):
+        notice = db.session.scalar(select(ThreadNotice).where(
+            ThreadNotice.thread_id == thread.id, ThreadNotice.user_id == person.id))
+        if notice is not None and now - notice.sent_at < NOTICE_EVERY:
+            continue
+        if notice is None:
+            db.session.add(ThreadNotice(thread_id=thread.id, user_id=person.id, sent_at=now))
+        else:
+            notice.sent_at = now
+        notify.queue_new_message(person.email, person.language,
+                                 notify.link(f"/cases/{thread.case.uuid}"))
+
+
+def post(actor: User, thread: MessageThread, body: str | None, client_key: str,
+         internal: bool = False) -> Message:
+    """Store ``body`` encrypted as ``actor``'s message in ``thread`` and tell
+    the other side (not for an internal note). Raises ``ServiceError`` for an
+    empty or overlong body, a closed case, or an internal note from outside
+    the firm."""
+    text = (body or "").strip()
+    if not may_read(actor, thread.case, thread.audience):
+        raise ServiceError(_l("You do not have permission to do that."))
+    if not text:
+        raise ServiceError(_l("Write a message first."))
+    if len(text) > MAX_BODY:
+        raise ServiceError(_l("A message may have at most %(max)d characters; attach a longer "
+                              "text as a document.", max=MAX_BODY))
+    if thread.case.closed_on is not None:
+        raise ServiceError(_l("This case is closed: its messages can be read, but no new "
+                              "message can be sent. Please contact the firm."))
+    if internal and not actor.is_firm:
+        raise ServiceError(_l("You do not have permission to do that."))
+    earlier = _sent_before(thread, client_key)
+    if earlier is not None:
+        return earlier
+    message_uuid = uuid.uuid4()
+    message = Message(uuid=message_uuid, thread=thread, author=actor, internal=internal,
+                      client_key=client_key[:64],
+                      body=_crypto().encrypt_text(text, message_uuid))
+    db.session.add(message)
+    now = utcnow()
+    if not internal:
+        _notify(thread, actor, now)
+    _mark_read(actor, thread, now)
+    audit.record("message.posted", actor=actor, case=thread.case, target=str(message_uuid),
+                 internal=internal)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same form, sent twice at once: the first one stands
+        db.session.rollback()
+        return _sent_before(thread, client_key)
+    return message
+
+
+def _sent_before(thread: MessageThread, client_key: str) -> Message | None:
+    return db.session.scalar(select(Message).where(Message.thread_id == thread.id,
+                                                   Message.client_key == client_key[:64]))
+
+
+def shown_to(user: User, thread: MessageThread) -> list[Shown]:
+    """The thread as ``user`` reads it, oldest first: internal notes only for
+    the firm, a retracted message's text only for the firm. A body that does
+    not decrypt is shown as unreadable (and audited), the rest as usual."""
+    query = (select(Message).where(Message.thread_id == thread.id)
+             .order_by(Message.created_at, Message.id))
+    if not user.is_firm:
+        query = query.where(Message.internal.is_(False))
+    shown = []
+    for message in db.session.scalars(query):
+        if message.retracted_at is not None and not user.is_firm:
+            shown.append(Shown(message, None))
+            continue
+        try:
+            shown.append(Shown(message, _crypto().decrypt_text(message.body, message.uuid)))
+        except CryptoError:
+            audit.record("message.unreadable", actor=user, case=thread.case,
+                         target=str(message.uuid))
+            shown.append(Shown(message, None, unreadable=True))
+    if any(item.unreadable for item in shown):
+        db.session.commit()  # the audit of what could not be read
+    return shown
+
+
+def retract(actor: User, message: Message, now: datetime | None = None) -> None:
+    """Hide ``actor``'s own message from the other side (the firm keeps its
+    text), within ``RETRACT_WINDOW`` of sending it."""
+    now = now or utcnow()
+    if message.author_id != actor.id:
+        raise ServiceError(_l("Only the author can retract a message."))
+    if message.retracted_at is not None:
+        raise ServiceError(_l("This message was already retracted."))
+    if now - message.created_at > RETRACT_WINDOW:
+        raise ServiceError(_l("A message can be retracted only in the first 10 minutes."))
+    message.retracted_at = now
+    audit.record("message.retracted", actor=actor, case=message.thread.case,
+                 target=str(message.uuid))
+    db.session.commit()
+
+
+def _mark_read(user: User, thread: MessageThread, now: datetime) -> None:
+    read = db.session.scalar(select(ThreadRead).where(ThreadRead.thread_id == thread.id,
+                                                      ThreadRead.user_id == user.id))
+    if read is None:
+        db.session.add(ThreadRead(thread_id=thread.id, user_id=user.id, read_at=now))
+    else:
+        read.read_at = now
+
+
+def mark_read(user: User, thread: MessageThread) -> None:
+    """``user`` has read ``thread`` up to now."""
+    _mark_read(user, thread, utcnow())
+    db.session.commit()
