@@ -176,3 +176,47 @@ def test_only_the_firm_writes_internal_notes(app, client, login_as, people):
         with pytest.raises(services.ServiceError):
             services.post(people["client"], thread, "hidden?", "other-key", internal=True)
     assert count(Message) == 1
+
+
+def test_unread_counts_move_and_the_sender_sees_when_it_was_read(client, login_as, people):
+    case = people["case"]
+    login_as(people["client"])
+    send(client, thread_url(people), "one")
+    send(client, thread_url(people), "two")
+    client.submit("/logout")
+
+    login_as(people["lawyer"])
+    assert "2 unread messages" in client.get("/").text  # the dashboard
+    assert "2 unread messages" in client.get(f"/cases/{case.uuid}").text
+    send(client, thread_url(people), "Noted.")
+    send(client, thread_url(people), "An internal thought.", internal="y")
+    assert "unread message" not in client.get("/").text  # opening the thread read it
+    client.submit("/logout")
+
+    login_as(people["client"])
+    page = client.get("/").text
+    assert "1 unread message" in page  # the answer, not the internal note
+    thread = html.unescape(client.get(thread_url(people)).text)
+    assert thread.count(">Read<") == 2  # the team opened the thread after both were sent
+    assert "unread message" not in client.get(f"/cases/{case.uuid}").text
+    client.submit("/logout")
+
+    login_as(people["sponsor"])  # the client's thread is not theirs to count
+    assert "unread message" not in client.get("/").text
+
+
+def test_read_means_read_by_the_other_side_not_a_colleague(client, login_as, people, make_user):
+    login_as(people["lawyer"])
+    send(client, thread_url(people), "Please send the I-94.")
+    client.submit("/logout")
+    login_as(make_user("staff"))  # a colleague opens the thread
+    client.get(thread_url(people))
+    client.submit("/logout")
+    login_as(people["lawyer"])
+    assert ">Read<" not in client.get(thread_url(people)).text
+    client.submit("/logout")
+    login_as(people["client"])
+    client.get(thread_url(people))
+    client.submit("/logout")
+    login_as(people["lawyer"])
+    assert ">Read<" in client.get(thread_url(people)).text

@@ -21,7 +21,8 @@ from portal.cases.permissions import (can_manage_case, can_open_case, can_see_in
                                       can_see_case_story, get_case_or_404, get_invitation_or_404,
                                       visible_members)
 from portal.errors import ServiceError
-from portal.models import Role
+from portal.messages import services as messages
+from portal.models import MessageThread, Role
 from portal.models.case import CaseRole, UrgencyFlag
 from portal.models.types import utcnow
 from portal.requests.routes import case_panel
@@ -36,15 +37,18 @@ def dashboard():
     """The signed-in user's cases: for the firm a searchable, filtered,
     sorted table a page at a time; cards for clients and sponsors."""
     if not current_user.is_firm:
-        return render_template("cases/my_cases.html", cases=member_cases(current_user),
+        cases = member_cases(current_user)
+        return render_template("cases/my_cases.html", cases=cases,
+                               unread=messages.unread(current_user, [c.id for c in cases]),
                                get_case_type=get_case_type, can_see_story=can_see_case_story)
     try:
         wanted = DashboardQuery.from_args(request.args)
     except BadQuery:
         abort(400)
     today = today_for(current_user)
-    return render_template("cases/firm_dashboard.html",
-                           board=firm_dashboard(current_user, wanted, today), today=today,
+    board = firm_dashboard(current_user, wanted, today)
+    return render_template("cases/firm_dashboard.html", board=board, today=today,
+                           unread=messages.unread(current_user, [r.case.id for r in board.rows]),
                            flags=list(UrgencyFlag), get_case_type=get_case_type)
 
 
@@ -68,6 +72,8 @@ def show_case(case_uuid: str):
                            headline=timeline.headline,
                            country=country_name(case.beneficiary_country, get_locale()),
                            case_role=role.value if role else "",
+                           unread=messages.unread(current_user, [case.id],
+                                                  by=MessageThread.audience),
                            members=visible_members(current_user, case),
                            **forms, **case_panel(current_user, case),
                            **uscis_panel(current_user, case))

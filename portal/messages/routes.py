@@ -49,7 +49,8 @@ def _show(thread):
     form.client_key.data = secrets.token_urlsafe(24)
     return render_template("messages/thread.html", thread=thread, case=thread.case, form=form,
                            messages=services.shown_to(current_user, thread),
-                           retract_until=services.RETRACT_WINDOW, now=utcnow())
+                           retract_until=services.RETRACT_WINDOW, now=utcnow(),
+                           read_until=services.read_by_other_side(thread, current_user))
 
 
 @bp.route("/cases/<case_uuid>/messages", methods=["GET", "POST"])

@@ -15,18 +15,21 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from portal import audit, notify
 from portal.crypto import CryptoError
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.messages.permissions import may_read
-from portal.models import Message, MessageThread, ThreadNotice, ThreadRead, User
+from portal.messages.permissions import may_read, sponsor_audience
+from portal.models import (CaseMembership, Message, MessageThread, ThreadNotice, ThreadRead,
+                           User)
 from portal.models.case import CaseRole
 from portal.models.message import CLIENT_THREAD
 from portal.models.types import utcnow
+from portal.models.user import FIRM_ROLES
 from portal.requests.services import attorney_team
 
 MAX_BODY = 10_000  # characters: a long letter, not a document (attach those)
@@ -177,3 +180,43 @@ def mark_read(user: User, thread: MessageThread) -> None:
     """``user`` has read ``thread`` up to now."""
     _mark_read(user, thread, utcnow())
     db.session.commit()
+
+
+def _readable_threads(user: User):
+    """SQL condition: the threads ``user`` may read, by audience (the firm
+    reaches only cases it may see, which the caller's case ids ensure)."""
+    if user.is_firm:
+        return true()
+    return or_(and_(MessageThread.audience == CLIENT_THREAD,
+                    MessageThread.case_id.in_(select(CaseMembership.case_id).where(
+                        CaseMembership.user_id == user.id,
+                        CaseMembership.role == CaseRole.CLIENT))),
+               MessageThread.audience == sponsor_audience(user))
+
+
+def unread(user: User, case_ids, by=MessageThread.case_id) -> dict:
+    """Messages waiting for ``user`` in the threads they may read of
+    ``case_ids``, grouped ``by`` case (or by thread audience): written by
+    someone else after ``user`` last read the thread, not retracted, internal
+    notes for the firm only. One query."""
+    read = aliased(ThreadRead)
+    query = (select(by, func.count(Message.id))
+             .join(MessageThread, Message.thread_id == MessageThread.id)
+             .outerjoin(read, and_(read.thread_id == MessageThread.id, read.user_id == user.id))
+             .where(MessageThread.case_id.in_(list(case_ids)), Message.author_id != user.id,
+                    Message.retracted_at.is_(None), _readable_threads(user),
+                    or_(read.read_at.is_(None), Message.created_at > read.read_at))
+             .group_by(by))
+    if not user.is_firm:
+        query = query.where(Message.internal.is_(False))
+    return dict(db.session.execute(query).all())
+
+
+def read_by_other_side(thread: MessageThread, reader: User) -> datetime | None:
+    """Until when the other side (anyone but ``reader``'s side) has read
+    ``thread``: the latest read of someone not on ``reader``'s side."""
+    query = (select(func.max(ThreadRead.read_at)).join(User, User.id == ThreadRead.user_id)
+             .where(ThreadRead.thread_id == thread.id, ThreadRead.user_id != reader.id))
+    query = query.where(User.role.not_in(FIRM_ROLES) if reader.is_firm
+                        else User.role.in_(FIRM_ROLES))
+    return db.session.scalar(query)
