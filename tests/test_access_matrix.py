@@ -149,6 +149,8 @@ EXPECTED = {
     ("messages.sponsor_thread", "POST"): outcome(default=200, client=404, other_attorney=404),
     # The client's own message: they retract it; the team is told only its author may.
     ("messages.retract", "POST"): outcome(default=303, sponsor=404, other_attorney=404),
+    # Muting emails about a case's messages is the firm's; a client must not miss the firm.
+    ("messages.mute", "POST"): outcome(default=303, client=403, sponsor=403, other_attorney=404),
     ("admin.list_users", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "POST"): outcome(default=403, admin=200),

@@ -220,3 +220,25 @@ def test_read_means_read_by_the_other_side_not_a_colleague(client, login_as, peo
     client.submit("/logout")
     login_as(people["lawyer"])
     assert ">Read<" in client.get(thread_url(people)).text
+
+
+def test_the_firm_can_mute_a_case_and_a_client_cannot(client, login_as, people, mailbox):
+    case = people["case"]
+    login_as(people["lawyer"])
+    response = client.submit(f"/cases/{case.uuid}/messages/mute", {"muted": "1"},
+                             follow_redirects=True)
+    assert "You will get no email about this case" in html.unescape(response.text)
+    client.submit("/logout")
+    login_as(people["client"])
+    send(client, thread_url(people), "Are you there?")
+    assert mailbox.messages == []  # the muted attorney is not emailed
+    assert client.submit(f"/cases/{case.uuid}/messages/mute", {"muted": "1"}).status_code == 403
+    client.submit("/logout")
+    login_as(people["lawyer"])
+    client.submit(f"/cases/{case.uuid}/messages/mute", {"muted": "0"})
+    client.submit("/logout")
+    login_as(people["client"])
+    db.session.execute(text("DELETE FROM thread_notices"))  # past the quarter hour
+    db.session.commit()
+    send(client, thread_url(people), "Hello again")
+    assert [m["To"] for m in mailbox.messages] == [people["lawyer"].email]

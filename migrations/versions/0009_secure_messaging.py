@@ -19,6 +19,16 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('case_mutes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('case_id', 'user_id')
+    )
     op.create_table('message_threads',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('uuid', sa.Uuid(), nullable=False),
@@ -81,6 +91,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table('case_mutes')
     with op.batch_alter_table('thread_reads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_thread_reads_user_id'))
 

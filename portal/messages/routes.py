@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from portal.errors import ServiceError
 from portal.extensions import db
 from portal.messages import services
 from portal.messages.forms import MessageForm
+from portal.cases.permissions import get_case_or_404
 from portal.messages.permissions import get_thread_or_404
 from portal.messages.text import as_html
 from portal.models import Message
@@ -50,7 +51,9 @@ def _show(thread):
     return render_template("messages/thread.html", thread=thread, case=thread.case, form=form,
                            messages=services.shown_to(current_user, thread),
                            retract_until=services.RETRACT_WINDOW, now=utcnow(),
-                           read_until=services.read_by_other_side(thread, current_user))
+                           read_until=services.read_by_other_side(thread, current_user),
+                           muted=current_user.is_firm and services.is_muted(current_user,
+                                                                            thread.case))
 
 
 @bp.route("/cases/<case_uuid>/messages", methods=["GET", "POST"])
@@ -81,3 +84,20 @@ def retract(case_uuid: str, message_uuid: str):
     else:
         flash(_("The message was retracted."), "success")
     return redirect(_thread_url(thread), code=303)
+
+
+@bp.route("/cases/<case_uuid>/messages/mute", methods=["POST"])
+def mute(case_uuid: str):
+    """Stop (or resume) one's emails about this case's messages (the firm only)."""
+    case = get_case_or_404(case_uuid, current_user)
+    if not current_user.is_firm:
+        abort(403)
+    muted = request.form.get("muted") == "1"
+    try:
+        services.set_muted(current_user, case, muted)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("You will get no email about this case's messages.") if muted
+              else _("You will be emailed again about this case's messages."), "success")
+    return redirect(url_for("messages.client_thread", case_uuid=case.uuid), code=303)

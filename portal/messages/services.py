@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import and_, delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -24,7 +24,7 @@ from portal.crypto import CryptoError
 from portal.errors import ServiceError
 from portal.extensions import db
 from portal.messages.permissions import may_read, sponsor_audience
-from portal.models import (CaseMembership, Message, MessageThread, ThreadNotice, ThreadRead,
+from portal.models import (CaseMembership, CaseMute, Message, MessageThread, ThreadNotice, ThreadRead,
                            User)
 from portal.models.case import CaseRole
 from portal.models.message import CLIENT_THREAD
@@ -68,7 +68,11 @@ def _other_side(thread: MessageThread, author: User) -> list[User]:
 
 def _notify(thread: MessageThread, author: User, now: datetime) -> None:
     """One content-free email per person per thread per ``NOTICE_EVERY``."""
+    muted = set(db.session.scalars(select(CaseMute.user_id).where(
+        CaseMute.case_id == thread.case_id)))
     for person in _other_side(thread, author):
+        if person.id in muted:
+            continue
         notice = db.session.scalar(select(ThreadNotice).where(
             ThreadNotice.thread_id == thread.id, ThreadNotice.user_id == person.id))
         if notice is not None and now - notice.sent_at < NOTICE_EVERY:
@@ -220,3 +224,24 @@ def read_by_other_side(thread: MessageThread, reader: User) -> datetime | None:
     query = query.where(User.role.not_in(FIRM_ROLES) if reader.is_firm
                         else User.role.in_(FIRM_ROLES))
     return db.session.scalar(query)
+
+
+def is_muted(user: User, case) -> bool:
+    """True if ``user`` asked not to be emailed about ``case``'s messages."""
+    return db.session.scalar(select(CaseMute.id).where(
+        CaseMute.case_id == case.id, CaseMute.user_id == user.id)) is not None
+
+
+def set_muted(actor: User, case, muted: bool) -> None:
+    """Stop or resume emails to ``actor`` about ``case``'s messages. The
+    firm's people only: a client or sponsor cannot turn their notices off."""
+    if not (actor.is_firm and may_read(actor, case, CLIENT_THREAD)):
+        raise ServiceError(_l("You do not have permission to do that."))
+    if muted and not is_muted(actor, case):
+        db.session.add(CaseMute(case_id=case.id, user_id=actor.id))
+    elif not muted:
+        db.session.execute(delete(CaseMute).where(CaseMute.case_id == case.id,
+                                                  CaseMute.user_id == actor.id))
+    audit.record("messages.muted" if muted else "messages.unmuted", actor=actor, case=case,
+                 target=str(case.uuid))
+    db.session.commit()

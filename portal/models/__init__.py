@@ -3,7 +3,7 @@ from portal.models.audit import AuditEvent
 from portal.models.case import Case, CaseFlag, CaseMembership, Decision, TimelineEvent
 from portal.models.evidence import Document, DocumentVersion, EncryptionKeyset, VersionStatus
 from portal.models.invitation import Invitation
-from portal.models.message import Message, MessageThread, ThreadNotice, ThreadRead
+from portal.models.message import CaseMute, Message, MessageThread, ThreadNotice, ThreadRead
 from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.password_reset import PasswordReset
 from portal.models.request import DocumentRequest, RequestReminder, RequestState
@@ -12,7 +12,7 @@ from portal.models.tracking import (CalendarFeed, CaseDeadline, DeadlineKind, Ex
                                     ExpediteRequest, ParoleReminder, ReferenceCounter)
 from portal.models.user import Role, User, UserSession
 
-__all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseFlag", "CaseMembership",
+__all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseMute", "CaseFlag", "CaseMembership",
            "DeadlineKind", "Decision", "Document", "DocumentRequest", "DocumentVersion",
            "EncryptionKeyset", "ExpediteOutcome", "ExpediteRequest", "Invitation", "Message",
            "MessageThread", "ObjectState",

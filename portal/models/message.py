@@ -81,3 +81,16 @@ class ThreadNotice(db.Model):
     thread_id: Mapped[int] = mapped_column(ForeignKey("message_threads.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseMute(db.Model):
+    """A firm member who asked not to be emailed about a case's messages
+    (clients and sponsors cannot mute: they would miss their attorney)."""
+
+    __tablename__ = "case_mutes"
+    __table_args__ = (UniqueConstraint("case_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
