@@ -550,3 +550,18 @@ def test_a_case_opened_after_the_demo_seed_follows_its_references(runner, client
     login_as(maria, "harbor-lantern-violet-42")
     client.submit("/cases/new", opening(maria, client_email="someone.new@example.org"))
     assert f"HP-{YEAR}-0006" in set(db.session.scalars(select(Case.reference)))
+
+
+def test_the_invitation_lookup_itself_refuses_who_may_not_manage_the_case(
+        app, client, case, attorney, make_user):
+    """The rule holds in the lookup, not only in the routes that call it."""
+    from werkzeug.exceptions import NotFound
+
+    from portal.cases.permissions import get_invitation_or_404
+    invite(client, case)
+    invitation = db.session.scalar(select(Invitation))
+    client_user = make_user("client")
+    with app.test_request_context():
+        assert get_invitation_or_404(case, invitation.uuid, attorney) == invitation
+        with pytest.raises(NotFound):
+            get_invitation_or_404(case, invitation.uuid, client_user)

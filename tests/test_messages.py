@@ -242,3 +242,13 @@ def test_the_firm_can_mute_a_case_and_a_client_cannot(client, login_as, people, 
     db.session.commit()
     send(client, thread_url(people), "Hello again")
     assert [m["To"] for m in mailbox.messages] == [people["lawyer"].email]
+
+
+def test_a_sponsor_thread_of_someone_not_sponsoring_the_case_is_404(client, login_as, people):
+    stranger = "00000000-0000-4000-8000-000000000000"
+    for who in ("lawyer", "client"):
+        login_as(people[who])
+        url = f"/cases/{people['case'].uuid}/messages/sponsor/"
+        assert client.get(url + stranger).status_code == 404
+        assert client.get(url + str(people["client"].uuid)).status_code == 404  # not a sponsor
+        client.submit("/logout")

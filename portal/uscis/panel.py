@@ -25,7 +25,7 @@ from portal.uscis import appointments, expedite, forms, rfe
 from portal.uscis.decision import PAROLED, reparole_file_by
 from portal.uscis.labels import (DEADLINE_LABELS, DECISION_LABELS, EXPEDITE_ANSWERS,
                                  EXPEDITE_LABELS)
-from portal.uscis.permissions import can_see_expedites, can_see_uscis, can_track
+from portal.cases.permissions import can_manage_case, can_see_case_story, can_see_internal_notes
 
 
 @dataclass(frozen=True)
@@ -129,10 +129,11 @@ def _forms(case: Case, today: date) -> dict:
 def uscis_panel(user: User, case: Case) -> dict:
     """The case page's context for ``templates/uscis/_panel.html``:
     ``{"uscis": Panel}`` for the firm and the client, ``{}`` for anyone else."""
-    if not can_see_uscis(user, case):
+    # The USCIS facts are the client's story: the firm and the client, never a sponsor.
+    if not can_see_case_story(user, case):
         return {}
     today = today_for(user)
-    firm = can_see_expedites(user, case)
+    firm = can_see_internal_notes(user)  # expedite grounds and notes are the firm's papers
     open_rfe = rfe.open_rfe(case)
     panel = Panel(
         receipt_number=case.receipt_number,
@@ -147,6 +148,6 @@ def uscis_panel(user: User, case: Case) -> dict:
     )
     if firm:
         panel.expedites = expedite.expedite_requests(case)
-    if can_track(user, case) and case.closed_on is None:
+    if can_manage_case(user, case) and case.closed_on is None:
         panel.forms = _forms(case, today)
     return {"uscis": panel}

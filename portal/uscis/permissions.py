@@ -1,39 +1,13 @@
-"""Who sees the USCIS panel and who records what is in it. Items are
-reached only through the case the user may open (``get_case_or_404``)."""
+"""USCIS items are reached only through the case the user may open
+(``get_case_or_404``), then by their own case. Who sees the panel and who
+records in it are the case's rules (``portal.cases.permissions``)."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from portal.cases.permissions import can_manage_case, case_role
 from portal.extensions import db
 from portal.models import Case, CaseDeadline, ExpediteRequest, User
-from portal.models.case import CaseRole
 from portal.permissions import deny, parse_uuid
-
-
-def can_track(user: User, case: Case) -> bool:
-    """Recording USCIS news, dates and expedite requests: the case's attorney team."""
-    if can_manage_case(user, case):
-        return True
-    return False
-
-
-def can_see_uscis(user: User, case: Case) -> bool:
-    """The receipt number, USCIS statuses, appointments, decision and parole
-    period are the client's story: the firm and the client see them, a
-    sponsor does not (a sponsor sees only the stage path)."""
-    if user.is_firm:
-        return True
-    if case_role(user, case) is CaseRole.CLIENT:
-        return True
-    return False
-
-
-def can_see_expedites(user: User, case: Case) -> bool:
-    """Expedite requests (their grounds and notes) are the firm's working papers."""
-    if user.is_firm:
-        return True
-    return False
 
 
 def _of_case_or_404(model, case: Case, wanted_uuid: str, user: User):

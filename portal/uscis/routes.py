@@ -7,10 +7,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.cases.changes import apply_change
-from portal.cases.permissions import get_case_or_404
+from portal.cases.permissions import can_manage_case, get_case_or_404
 from portal.models import Case
 from portal.uscis import appointments, decision, expedite, forms, rfe, status
-from portal.uscis.permissions import can_track, get_deadline_or_404, get_expedite_or_404
+from portal.uscis.permissions import get_deadline_or_404, get_expedite_or_404
 
 bp = Blueprint("uscis", __name__)
 
@@ -18,7 +18,7 @@ def _tracked_case(case_uuid: str) -> Case:
     """The case, for a change only its attorney team may make (403 for
     the client and sponsor, 404 for anyone the case is hidden from)."""
     case = get_case_or_404(case_uuid, current_user)
-    if not can_track(current_user, case):
+    if not can_manage_case(current_user, case):
         abort(403)
     return case
 
