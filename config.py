@@ -84,6 +84,8 @@ class Config:
     # Calendar feed fetches per address (calendar apps poll every few minutes to hours;
     # an office behind one address shares the budget).
     CALENDAR_FEED_LIMIT = env("CALENDAR_FEED_LIMIT", "60 per 10 minutes")
+    # How often an open message thread asks for new messages (JavaScript).
+    MESSAGE_POLL_SECONDS = env_int("MESSAGE_POLL_SECONDS", 15)
 
     # Background jobs (Huey): a Redis queue when PORTAL_REDIS_URL is set (consumers on
     # several machines share it), else a SQLite queue file (one machine; default

@@ -147,10 +147,19 @@ EXPECTED = {
     ("messages.client_thread", "POST"): outcome(default=200, sponsor=404, other_attorney=404),
     ("messages.sponsor_thread", "GET"): outcome(default=200, client=404, other_attorney=404),
     ("messages.sponsor_thread", "POST"): outcome(default=200, client=404, other_attorney=404),
+    # New messages for the open page: the same readers as the thread.
+    ("messages.client_poll", "GET"): outcome(default=200, sponsor=404, other_attorney=404),
+    ("messages.sponsor_poll", "GET"): outcome(default=200, client=404, other_attorney=404),
     # The client's own message: they retract it; the team is told only its author may.
     ("messages.retract", "POST"): outcome(default=303, sponsor=404, other_attorney=404),
     # Muting emails about a case's messages is the firm's; a client must not miss the firm.
     ("messages.mute", "POST"): outcome(default=303, client=403, sponsor=403, other_attorney=404),
+    # A thread exported as a file (PDF here) is the firm's record: the client and the sponsor
+    # read their own thread on the page, and get the 404 of a hidden object here.
+    ("messages.client_export", "GET"): outcome(default=200, client=404, sponsor=404,
+                                               other_attorney=404),
+    ("messages.sponsor_export", "GET"): outcome(default=200, client=404, sponsor=404,
+                                                other_attorney=404),
     ("admin.list_users", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "POST"): outcome(default=403, admin=200),
@@ -244,6 +253,7 @@ def test_access_matrix(app, world, role):
                    select(Invitation.uuid).order_by(Invitation.id))))
                .replace("<uuid:user_uuid>", str(people["client"].uuid))
                .replace("<sponsor_uuid>", str(people["sponsor"].uuid))
+               .replace("<any(pdf, txt):fmt>", "pdf")
                .replace("<message_uuid>", str(db.session.scalar(select(Message.uuid))))
                .replace("<uuid:message_uuid>", str(db.session.scalar(select(OutboxMessage.uuid)))))
         if method == "GET":

@@ -8,7 +8,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
-from flask import current_app, flash
+from flask import current_app, flash, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
@@ -24,6 +24,19 @@ EXPIRY_MESSAGES = {
     "idle": _l("Your session ended after a period of inactivity. Please sign in again."),
     "absolute": _l("Your session reached its time limit and has ended. Please sign in again."),
 }
+
+
+def passive(view):
+    """Mark ``view`` as a request the browser makes on its own (a thread
+    polled for new messages): it does not count as activity, so an open tab
+    never keeps an idle session alive."""
+    view.passive = True
+    return view
+
+
+def _is_passive() -> bool:
+    view = current_app.view_functions.get(request.endpoint) if request else None
+    return getattr(view, "passive", False)
 
 
 def _hash(token: str) -> str:
@@ -71,7 +84,7 @@ def load(user_uuid: str, token: str | None) -> User | None:
         db.session.commit()
         flash(EXPIRY_MESSAGES[expired], "info")
         return None
-    if now - user_session.last_seen_at > TOUCH_INTERVAL:
+    if now - user_session.last_seen_at > TOUCH_INTERVAL and not _is_passive():
         user_session.last_seen_at = now
         db.session.commit()
     return user

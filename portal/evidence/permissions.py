@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.cases.permissions import case_role
 from portal.extensions import db
+from portal.messages.permissions import may_see_message
 from portal.models import Case, Document, DocumentVersion, Role, User, VersionStatus
 from portal.models.case import CaseRole
 from portal.permissions import deny, parse_uuid
@@ -17,11 +18,15 @@ def can_see_version(user: User, case: Case, version: DocumentVersion) -> bool:
     """The firm sees every version, withdrawn and purged ones as records.
     Clients and sponsors see available versions only: a sponsor their own;
     the client theirs and the firm's, but not a sponsor's (tax returns, pay
-    stubs and bank statements are the sponsor's and the firm's alone)."""
+    stubs and bank statements are the sponsor's and the firm's alone). A
+    message's attachment is seen by whoever sees that message, and nobody else."""
     if user.is_firm:
         return True
     if version.status is not VersionStatus.AVAILABLE:
         return False
+    message = version.document.message
+    if message is not None:
+        return may_see_message(user, case, message)
     if version.uploaded_by_id == user.id:
         return True
     if case_role(user, case) is CaseRole.CLIENT:
@@ -39,7 +44,8 @@ def visible_documents(user: User, case: Case) -> list[tuple[Document, list[Docum
     may see; documents with none are left out."""
     documents = db.session.scalars(
         select(Document).where(Document.case_id == case.id)
-        .options(selectinload(Document.versions)).order_by(Document.created_at.desc())).all()
+        .options(selectinload(Document.versions), selectinload(Document.message))
+        .order_by(Document.created_at.desc())).all()
     pairs = ((d, visible_versions(user, case, d)) for d in documents)
     return [(document, versions) for document, versions in pairs if versions]
 

@@ -87,38 +87,44 @@ UNREADABLE = _l("The upload could not be read to the end: it broke off or was da
                 "way. Any file not listed as uploaded was not saved; please try again.")
 
 
-def receive_upload(case, document, document_request=None):
-    """Store the streamed form's files (as versions of ``document``, or as
-    answers to ``document_request``) and flash what became of each.
-    Returns an error page when the body was no well-formed form, else None."""
+def read_streamed_form() -> tuple[dict[str, str], object]:
+    """The fields before the first file of the streamed multipart body and an
+    iterator over its files, with the CSRF token checked before any file is
+    read. Aborts with 400 when the body is no multipart form; raises
+    ``multipart.BadBody`` when it turns out malformed."""
     boundary = request.mimetype_params.get("boundary", "").encode()
     if request.mimetype != "multipart/form-data" or not boundary:
         abort(400)
-    try:
-        fields, files = multipart.read_form(request.stream, boundary)
-    except multipart.BadBody:
-        return render_error(400, UNREADABLE)
+    fields, files = multipart.read_form(request.stream, boundary)
     try:
         validate_csrf(fields.get("csrf_token"))
     except ValidationError as error:
         raise CSRFError(str(error)) from error
+    return fields, files
+
+
+def receive_upload(case, document, document_request=None):
+    """Store the streamed form's files (as versions of ``document``, or as
+    answers to ``document_request``) and flash what became of each.
+    Returns an error page when the body was no well-formed form, else None."""
+    try:
+        fields, files = read_streamed_form()
+    except multipart.BadBody:
+        return render_error(400, UNREADABLE)
     report = services.store_uploads(current_user, case, files,
                                     _uuid_or_none(fields.get("submission_id")), document,
                                     request=document_request)
-    _flash_report(report)
-    if isinstance(report.broken, multipart.TooManyParts):
-        return render_error(413, _("This upload has too many parts, so it was not read to the "
-                                   "end. Any file not listed as uploaded was not saved."))
-    if report.broken is not None:
-        return render_error(400, UNREADABLE)
-    return None
+    return report_upload(report)
 
 
-def _flash_report(report: services.UploadReport) -> None:
+def report_upload(report: services.UploadReport, files_required: bool = True):
+    """Flash what became of each file of ``report``; return the error page
+    for a body that broke off or was malformed, else None."""
+    if files_required and not report.results and not report.over_limit \
+            and report.broken is None:
+        flash(_("Please choose at least one file."), "error")
     # Flashed messages show on the page that follows: the documents page, or
     # the error page when the body broke off.
-    if not report.results and not report.over_limit and report.broken is None:
-        flash(_("Please choose at least one file."), "error")
     for result in report.results:
         if result.error:
             flash(_("%(name)s was not saved: %(reason)s", name=result.filename,
@@ -129,6 +135,12 @@ def _flash_report(report: services.UploadReport) -> None:
             flash(_("%(name)s was uploaded.", name=result.filename), "success")
     if report.over_limit:
         flash(_over_limit_message(report), "error")
+    if isinstance(report.broken, multipart.TooManyParts):
+        return render_error(413, _("This upload has too many parts, so it was not read to the "
+                                   "end. Any file not listed as uploaded was not saved."))
+    if report.broken is not None:
+        return render_error(400, UNREADABLE)
+    return None
 
 
 def _over_limit_message(report: services.UploadReport) -> str:

@@ -25,8 +25,8 @@ from portal.evidence.files import SNIFF_BYTES, detect_type, safe_filename
 from portal.evidence.multipart import BadBody, FilePart
 from portal.evidence.permissions import can_purge, can_withdraw
 from portal.extensions import db
-from portal.models import (Case, Document, DocumentRequest, DocumentVersion, ObjectState,
-                           Purpose, StoredObject, User, VersionStatus)
+from portal.models import (Case, Document, DocumentRequest, DocumentVersion, Message,
+                           ObjectState, Purpose, StoredObject, User, VersionStatus)
 from portal.models.types import utcnow
 from portal.storage import StorageError
 
@@ -114,12 +114,14 @@ class _Origin:
 def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
                   submission_id: uuid.UUID | None,
                   document: Document | None = None,
-                  request: DocumentRequest | None = None) -> UploadReport:
+                  request: DocumentRequest | None = None,
+                  message: Message | None = None) -> UploadReport:
     """Store the files of an upload form, at most ``MAX_FILES_PER_FORM`` of
     them (the rest are read past and reported); with ``document``, each
     becomes a new version of it; with ``request``, each answers that
     document request (``portal.requests.services.record_submission``, whose
-    refusal stores nothing; the caller checks ``check_upload`` first). Stops at the first storage failure (the rest
+    refusal stores nothing; the caller checks ``check_upload`` first); with
+    ``message``, each new document is that message's attachment. Stops at the first storage failure (the rest
     of the body is left unread) and reports it in the last result. A body
     that breaks off or turns out malformed stops the reading too: the file
     being read is reported as not saved and ``broken`` says why.
@@ -145,7 +147,8 @@ def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
             considered += 1
             current = part
             result = _store_file(actor, case, part, origin=_Origin(submission_id, index),
-                                 document=document, request=request, room=remaining)
+                                 document=document, request=request, room=remaining,
+                                 message=message)
             current = None
             report.results.append(result)
             if result.version is not None:
@@ -180,7 +183,7 @@ def _read_head(chunks: Iterator[bytes]) -> bytes:
 
 def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
                 document: Document | None, request: DocumentRequest | None,
-                room: int) -> UploadResult:
+                room: int, message: Message | None = None) -> UploadResult:
     """Check one file's type, store it in the vault and record it."""
     name = safe_filename(part.filename)
     if _already_received(origin):
@@ -216,7 +219,7 @@ def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
         log.error("storage failed during upload to case %s: %s", case.uuid, error)
         return UploadResult(name, error=STORAGE_DOWN)
     return _record(actor, case, stored, document=document, request=request, filename=name,
-                   origin=origin)
+                   origin=origin, message=message)
 
 
 def _request_document(request: DocumentRequest) -> Document | None:
@@ -227,7 +230,8 @@ def _request_document(request: DocumentRequest) -> Document | None:
 
 
 def _record(actor: User, case: Case, stored: StoredObject, *, document: Document | None,
-            request: DocumentRequest | None, filename: str, origin: _Origin) -> UploadResult:
+            request: DocumentRequest | None, filename: str, origin: _Origin,
+            message: Message | None = None) -> UploadResult:
     """Write the stored object's row, its version (same UUID) and, without
     ``document``, a new document, unless uploads that finished meanwhile have
     used up the case's quota or the request was closed meanwhile. Deletes
@@ -245,7 +249,7 @@ def _record(actor: User, case: Case, stored: StoredObject, *, document: Document
         if document is None and request is not None:
             document = _request_document(request)
         if document is None:
-            document = Document(case=case, created_by=actor)
+            document = Document(case=case, created_by=actor, message=message)
             db.session.add(document)
             number = 1
         else:

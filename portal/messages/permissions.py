@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from portal.cases.permissions import can_manage_case, case_role, get_case_or_404
 from portal.extensions import db
-from portal.models import Case, MessageThread, User
+from portal.models import Case, Message, MessageThread, User
 from portal.models.case import CaseRole
 from portal.models.message import CLIENT_THREAD
 from portal.permissions import deny, parse_uuid
@@ -28,6 +28,23 @@ def may_read(user: User, case: Case, audience: str) -> bool:
     if audience == CLIENT_THREAD:
         return role is CaseRole.CLIENT
     return role is CaseRole.SPONSOR and audience == sponsor_audience(user)
+
+
+def may_see_message(user: User, case: Case, message: Message) -> bool:
+    """True if ``user`` sees ``message`` (and so its attachments): a reader of
+    its thread, internal notes and retracted messages the firm only."""
+    if not may_read(user, case, message.thread.audience):
+        return False
+    return user.is_firm or not (message.internal or message.retracted_at is not None)
+
+
+def can_export(user: User, case: Case) -> bool:
+    """True if ``user`` may export ``case``'s threads as a transcript: the
+    people who run the case. The export is the firm's record; a client or a
+    sponsor reads their thread on the page instead."""
+    if can_manage_case(user, case):
+        return True
+    return False
 
 
 def _sponsor_of(case: Case, sponsor_uuid: str) -> User | None:

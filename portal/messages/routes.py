@@ -1,19 +1,26 @@
-"""The message threads of a case."""
+"""The message threads of a case: read, write (with attachments), poll, retract, mute."""
 from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect,
+                   render_template, request, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
-from portal.errors import ServiceError
-from portal.extensions import db
-from portal.messages import services
-from portal.messages.forms import MessageForm
+from portal.auth.sessions import passive
 from portal.cases.permissions import get_case_or_404
-from portal.messages.permissions import get_thread_or_404
+from portal.errors import ServiceError, render_error
+from portal.evidence import multipart
+from portal.evidence.routes import UNREADABLE, read_streamed_form, report_upload, \
+    upload_form_context
+from portal.extensions import csrf, db
+from portal.messages import services
+from portal.messages.export import export_thread
+from portal.messages.forms import MessageForm
+from portal.messages.permissions import can_export, get_thread_or_404
 from portal.messages.text import as_html
 from portal.models import Message
 from portal.models.types import utcnow
@@ -23,15 +30,47 @@ bp = Blueprint("messages", __name__)
 bp.add_app_template_filter(as_html, "message_html")
 
 
-def _thread_url(thread) -> str:
+def _thread_url(thread, endpoint: str = "thread") -> str:
     if thread.sponsor is not None:
-        return url_for("messages.sponsor_thread", case_uuid=thread.case.uuid,
+        return url_for(f"messages.sponsor_{endpoint}", case_uuid=thread.case.uuid,
                        sponsor_uuid=thread.sponsor.uuid)
-    return url_for("messages.client_thread", case_uuid=thread.case.uuid)
+    return url_for(f"messages.client_{endpoint}", case_uuid=thread.case.uuid)
+
+
+@bp.app_template_global()
+def message_url(message: Message) -> str:
+    """The link to ``message`` in its thread (from the case's documents)."""
+    return f"{_thread_url(message.thread)}#m-{message.uuid}"
+
+
+def _item_context(thread) -> dict:
+    """What rendering one message needs (the page and the polled fragment)."""
+    return dict(thread=thread, case=thread.case, now=utcnow(),
+                retract_until=services.RETRACT_WINDOW,
+                read_until=services.read_by_other_side(thread, current_user))
+
+
+def _page(thread, form: MessageForm):
+    form.client_key.data = secrets.token_urlsafe(24)
+    muted = current_user.is_firm and services.is_muted(current_user, thread.case)
+    return render_template("messages/thread.html", form=form, muted=muted,
+                           messages=services.shown_to(current_user, thread),
+                           poll_url=_thread_url(thread, "poll"),
+                           poll_seconds=current_app.config["MESSAGE_POLL_SECONDS"],
+                           **_item_context(thread),
+                           **upload_form_context(thread.case))
+
+
+def _flash_errors(form: MessageForm) -> None:
+    for errors in form.errors.values():
+        for error in errors:
+            flash(error, "error")
 
 
 def _show(thread):
     """The thread page: post a message from its form, or show it and mark it read."""
+    if request.method == "POST" and request.mimetype == "multipart/form-data":
+        return _post_with_files(thread)
     form = MessageForm()
     if form.validate_on_submit():
         try:
@@ -42,30 +81,79 @@ def _show(thread):
         else:
             return redirect(_thread_url(thread) + "#latest", code=303)
     if form.is_submitted():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(error, "error")
+        _flash_errors(form)
     else:
         services.mark_read(current_user, thread)
-    form.client_key.data = secrets.token_urlsafe(24)
-    return render_template("messages/thread.html", thread=thread, case=thread.case, form=form,
-                           messages=services.shown_to(current_user, thread),
-                           retract_until=services.RETRACT_WINDOW, now=utcnow(),
-                           read_until=services.read_by_other_side(thread, current_user),
-                           muted=current_user.is_firm and services.is_muted(current_user,
-                                                                            thread.case))
+    return _page(thread, form)
 
 
+def _post_with_files(thread):
+    """The form with its files, read as a stream: the message is checked and
+    stored before any file is read, then each file goes the evidence path."""
+    try:
+        fields, files = read_streamed_form()
+    except multipart.BadBody:
+        return render_error(400, UNREADABLE)
+    form = MessageForm(formdata=MultiDict(fields), meta={"csrf": False})
+    if form.validate():
+        try:
+            _message, report = services.post_with_files(
+                current_user, thread, form.body.data, form.client_key.data, files,
+                internal=bool(form.internal.data) and current_user.is_firm)
+        except (ServiceError, multipart.BadBody) as error:
+            flash(getattr(error, "message", UNREADABLE), "error")
+        else:
+            return report_upload(report, files_required=False) or \
+                redirect(_thread_url(thread) + "#latest", code=303)
+    _flash_errors(form)
+    return _page(thread, form)
+
+
+# The streamed form's CSRF token is checked in read_streamed_form (reading
+# request.form would spool its files to disk); a plain form is checked by
+# MessageForm as usual.
 @bp.route("/cases/<case_uuid>/messages", methods=["GET", "POST"])
+@csrf.exempt
 def client_thread(case_uuid: str):
     """The thread between the client and the case's attorney team."""
     return _show(get_thread_or_404(case_uuid, current_user))
 
 
 @bp.route("/cases/<case_uuid>/messages/sponsor/<sponsor_uuid>", methods=["GET", "POST"])
+@csrf.exempt
 def sponsor_thread(case_uuid: str, sponsor_uuid: str):
     """The thread between one sponsor and the case's attorney team."""
     return _show(get_thread_or_404(case_uuid, current_user, sponsor_uuid))
+
+
+def _poll(thread):
+    """The messages after ``?after=<message uuid>`` as HTML list items for
+    the open page to append; shown, so marked read."""
+    after = None
+    if request.args.get("after"):
+        after = db.session.scalar(select(Message).where(
+            Message.uuid == parse_uuid(request.args["after"]), Message.thread_id == thread.id))
+    shown = services.shown_to(current_user, thread, after=after)
+    if shown:
+        services.mark_read(current_user, thread)
+    html = render_template("messages/_items.html", messages=shown, **_item_context(thread))
+    response = jsonify(html=html if shown else "", count=len(shown))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/cases/<case_uuid>/messages/poll")
+@passive
+def client_poll(case_uuid: str):
+    """New messages of the client's thread, for the open page (JavaScript)."""
+    return _poll(get_thread_or_404(case_uuid, current_user))
+
+
+@bp.route("/cases/<case_uuid>/messages/sponsor/<sponsor_uuid>/poll")
+@passive
+def sponsor_poll(case_uuid: str, sponsor_uuid: str):
+    """New messages of a sponsor's thread, for the open page (JavaScript)."""
+    return _poll(get_thread_or_404(case_uuid, current_user, sponsor_uuid))
 
 
 @bp.route("/cases/<case_uuid>/messages/<message_uuid>/retract", methods=["POST"])
@@ -101,3 +189,30 @@ def mute(case_uuid: str):
         flash(_("You will get no email about this case's messages.") if muted
               else _("You will be emailed again about this case's messages."), "success")
     return redirect(url_for("messages.client_thread", case_uuid=case.uuid), code=303)
+
+
+def _export(thread, fmt: str):
+    """The thread as a file to keep (the firm only: others get the audited 404)."""
+    if not can_export(current_user, thread.case):
+        deny(current_user, thread.case, "messages.export_denied", str(thread.uuid), True)
+    exported = export_thread(current_user, thread, fmt, request.args.get("internal") == "1")
+    response = Response(exported.content, content_type=exported.content_type)
+    response.headers["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    # Message text is the writers': never rendered as a page of the portal.
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@bp.route("/cases/<case_uuid>/messages/export.<any(pdf, txt):fmt>")
+def client_export(case_uuid: str, fmt: str):
+    """The client's thread as a PDF or plain-text transcript; ``?internal=1``
+    includes the firm's internal notes."""
+    return _export(get_thread_or_404(case_uuid, current_user), fmt)
+
+
+@bp.route("/cases/<case_uuid>/messages/sponsor/<sponsor_uuid>/export.<any(pdf, txt):fmt>")
+def sponsor_export(case_uuid: str, sponsor_uuid: str, fmt: str):
+    """One sponsor's thread as a PDF or plain-text transcript; ``?internal=1``
+    includes the firm's internal notes."""
+    return _export(get_thread_or_404(case_uuid, current_user, sponsor_uuid), fmt)

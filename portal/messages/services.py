@@ -5,7 +5,10 @@ Rules stated here and tested: a body is plain text of 1 to ``MAX_BODY``
 characters; a closed case's threads stay readable but take no new message;
 only the firm writes internal notes, which nobody outside the firm reads;
 a message is retracted only by its author, within ``RETRACT_WINDOW``;
-the same form sent twice (its ``client_key``) stores one message.
+the same form sent twice (its ``client_key``) stores one message and its
+files once. Attachments go the evidence path (type allow-list, size, quota,
+encryption) and become documents of the case that only the message's
+readers see; a refused file is reported and the message is sent without it.
 """
 from __future__ import annotations
 
@@ -17,15 +20,17 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
 from portal import audit, notify
+from portal.evidence.permissions import can_see_version
+from portal.evidence.services import UploadReport, store_uploads
 from portal.crypto import CryptoError
 from portal.errors import ServiceError
 from portal.extensions import db
 from portal.messages.permissions import may_read, sponsor_audience
-from portal.models import (CaseMembership, CaseMute, Message, MessageThread, ThreadNotice, ThreadRead,
-                           User)
+from portal.models import (CaseMembership, CaseMute, Document, DocumentVersion, Message, MessageThread,
+                           ThreadNotice, ThreadRead, User)
 from portal.models.case import CaseRole
 from portal.models.message import CLIENT_THREAD
 from portal.models.types import utcnow
@@ -40,11 +45,13 @@ NOTICE_EVERY = timedelta(minutes=15)
 @dataclass(frozen=True)
 class Shown:
     """A message as one reader sees it: ``text`` is None when it was
-    retracted (for the other side) or cannot be decrypted (``unreadable``)."""
+    retracted (for the other side) or cannot be decrypted (``unreadable``);
+    ``attachments`` are the files sent with it that the reader may see."""
 
     message: Message
     text: str | None
     unreadable: bool = False
+    attachments: tuple[DocumentVersion, ...] = ()
 
     @property
     def retracted(self) -> bool:
@@ -126,17 +133,36 @@ def post(actor: User, thread: MessageThread, body: str | None, client_key: str,
     return message
 
 
+def post_with_files(actor: User, thread: MessageThread, body: str | None, client_key: str,
+                    files, internal: bool = False) -> tuple[Message, UploadReport]:
+    """``post`` the message, then store ``files`` (``FilePart``s of the
+    streamed form, read only once the message is accepted) as its
+    attachments. The submission id comes from the thread and ``client_key``:
+    the same form sent again attaches each file once."""
+    message = post(actor, thread, body, client_key, internal=internal)
+    submission = uuid.uuid5(thread.uuid, client_key[:64])
+    report = store_uploads(actor, thread.case, files, submission, message=message)
+    return message, report
+
+
 def _sent_before(thread: MessageThread, client_key: str) -> Message | None:
     return db.session.scalar(select(Message).where(Message.thread_id == thread.id,
                                                    Message.client_key == client_key[:64]))
 
 
-def shown_to(user: User, thread: MessageThread) -> list[Shown]:
-    """The thread as ``user`` reads it, oldest first: internal notes only for
-    the firm, a retracted message's text only for the firm. A body that does
-    not decrypt is shown as unreadable (and audited), the rest as usual."""
+def shown_to(user: User, thread: MessageThread, after: Message | None = None) -> list[Shown]:
+    """The thread as ``user`` reads it, oldest first (only what came
+    ``after`` a message, when given): internal notes only for the firm, a
+    retracted message's text only for the firm. A body that does not decrypt
+    is shown as unreadable (and audited), the rest as usual."""
     query = (select(Message).where(Message.thread_id == thread.id)
+             .options(selectinload(Message.author),
+                      selectinload(Message.attachments).selectinload(Document.versions))
              .order_by(Message.created_at, Message.id))
+    if after is not None:
+        query = query.where(or_(Message.created_at > after.created_at,
+                                and_(Message.created_at == after.created_at,
+                                     Message.id > after.id)))
     if not user.is_firm:
         query = query.where(Message.internal.is_(False))
     shown = []
@@ -144,8 +170,11 @@ def shown_to(user: User, thread: MessageThread) -> list[Shown]:
         if message.retracted_at is not None and not user.is_firm:
             shown.append(Shown(message, None))
             continue
+        sent = tuple(document.versions[0] for document in message.attachments
+                     if can_see_version(user, thread.case, document.versions[0]))
         try:
-            shown.append(Shown(message, _crypto().decrypt_text(message.body, message.uuid)))
+            shown.append(Shown(message, _crypto().decrypt_text(message.body, message.uuid),
+                               attachments=sent))
         except CryptoError:
             audit.record("message.unreadable", actor=user, case=thread.case,
                          target=str(message.uuid))

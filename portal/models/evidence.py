@@ -16,6 +16,7 @@ from portal.models.types import UTCDateTime, public_id, utcnow
 from portal.models.user import User
 
 if TYPE_CHECKING:
+    from portal.models.message import Message
     from portal.models.request import DocumentRequest
 
 
@@ -30,8 +31,9 @@ class VersionStatus(str, enum.Enum):
 
 
 class Document(db.Model):
-    """One piece of evidence in a case (later: the answer to a document
-    request). Its content is the latest of its versions."""
+    """One piece of evidence in a case. Its content is the latest of its
+    versions. A document that began as a message's attachment keeps
+    ``message`` set: only that message's readers see it."""
 
     __tablename__ = "documents"
 
@@ -40,9 +42,11 @@ class Document(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), index=True)
 
     case: Mapped[Case] = relationship()
     created_by: Mapped[User] = relationship()
+    message: Mapped[Message | None] = relationship(back_populates="attachments")
     versions: Mapped[list[DocumentVersion]] = relationship(
         back_populates="document", order_by="DocumentVersion.number")
 

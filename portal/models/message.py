@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +13,9 @@ from portal.extensions import db
 from portal.models.case import Case
 from portal.models.types import UTCDateTime, public_id, utcnow
 from portal.models.user import User
+
+if TYPE_CHECKING:
+    from portal.models.evidence import Document
 
 CLIENT_THREAD = "client"
 
@@ -39,7 +43,8 @@ class Message(db.Model):
     """One message. ``body`` is ciphertext (``crypto.encrypt_text`` bound to
     ``uuid``); never deleted: a retraction hides it from the other side and
     keeps it for the firm. ``internal`` notes are the firm's alone.
-    ``client_key`` comes from the form, so a double submit stores one message."""
+    ``client_key`` comes from the form, so a double submit stores one message.
+    Its ``attachments`` are documents of the case like any other."""
 
     __tablename__ = "messages"
     __table_args__ = (UniqueConstraint("thread_id", "client_key"),)
@@ -56,6 +61,8 @@ class Message(db.Model):
 
     thread: Mapped[MessageThread] = relationship()
     author: Mapped[User] = relationship()
+    attachments: Mapped[list[Document]] = relationship(back_populates="message",
+                                                       order_by="Document.id")
 
 
 class ThreadRead(db.Model):

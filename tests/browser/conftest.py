@@ -139,16 +139,23 @@ def _browser_context(tmp_path, **options) -> Iterator:
     ``options`` (locale, time zone, viewport...) override the defaults."""
     from playwright.sync_api import sync_playwright
 
-    settings = {"locale": "en-US", "viewport": {"width": 1280, "height": 800}, **options}
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, ignore_https_errors=True, accept_downloads=True, **settings)
-        context.set_default_timeout(15_000)
+        context = launch(playwright, tmp_path / "profile", **options)
         try:
             yield context
         finally:
             context.close()
+
+
+def launch(playwright, profile, **options):
+    """A headless chromium context of its own profile directory, from a
+    running Playwright (several at once: two people in one test)."""
+    settings = {"locale": "en-US", "viewport": {"width": 1280, "height": 800}, **options}
+    context = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        ignore_https_errors=True, accept_downloads=True, **settings)
+    context.set_default_timeout(15_000)
+    return context
 
 
 @pytest.fixture()

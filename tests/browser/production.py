@@ -30,7 +30,9 @@ def settings(database_url: str, s3_server, smtp_server, base_url: str) -> dict:
             "BASE_URL": base_url, "TRUSTED_PROXIES": "127.0.0.2",
             # The machine's Redis (CI has one), with a queue name of this run's own.
             "REDIS_URL": redis_url(),
-            "JOBS_QUEUE_NAME": f"portal-browser-{secrets.token_hex(4)}"}
+            "JOBS_QUEUE_NAME": f"portal-browser-{secrets.token_hex(4)}",
+            # An open thread asks for new messages this often (seconds): quick, for the test.
+            "MESSAGE_POLL_SECONDS": 2}
 
 
 def environment(values: dict) -> dict[str, str]:

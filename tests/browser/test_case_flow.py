@@ -7,6 +7,7 @@ The tests run in order and share the case."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from flask_babel import force_locale
@@ -16,8 +17,9 @@ from portal.case_types import get_case_type
 from portal.extensions import db
 from portal.models import Case, OutboxMessage
 from portal.outbox import services as outbox
-from tests.browser.conftest import _browser_context
+from tests.browser.conftest import _browser_context, launch
 from tests.browser.servers import Portal
+from tests.uploads import PDF
 from tests.browser.test_requests_es import (ATTORNEY, SIGN_IN, VIEWPORTS, _no_horizontal_scroll,
                                             _screenshot, _sign_in)
 
@@ -230,3 +232,54 @@ def test_client_sees_the_receipt_number_and_the_new_stage(production_portal: Por
         "¿Necesitan algo más para la cita?\nGracias.")
     _no_horizontal_scroll(page)
     _screenshot(page, "case-8-client-es-message")
+
+
+def test_client_writes_with_an_attachment_and_sees_the_answer_without_reloading(
+        production_portal: Portal, tmp_path):
+    """Issue 10: the client writes with a file from her phone, the attorney
+    sees the unread count and answers, the answer appears on her open page."""
+    from playwright.sync_api import expect, sync_playwright
+
+    portal, base = production_portal, production_portal.base_url
+    letter = PDF + b"% carta del hospital\n"
+    with sync_playwright() as playwright:
+        phone_es = launch(playwright, tmp_path / "client", viewport=VIEWPORTS["phone"],
+                          is_mobile=True, has_touch=True, timezone_id="America/Caracas")
+        desktop = launch(playwright, tmp_path / "attorney")
+        client = phone_es.new_page()
+        _sign_in(client, base, CLIENT_EMAIL, "a long and new passphrase 7", SIGN_IN["en"])
+        client.goto(f"{base}/cases/{SHARED['case']}/messages")
+        client.get_by_label("Su mensaje").fill("Adjunto la carta del hospital.")
+        client.locator("#attachments").set_input_files(
+            files=[{"name": "carta-hospital.pdf", "mimeType": "application/pdf",
+                    "buffer": letter}])
+        with client.expect_response(lambda r: r.request.method == "POST") as sent:
+            client.get_by_role("button", name="Enviar").click()
+        assert sent.value.status == 303, (sent.value.status, portal.server_logs())
+        mine = client.locator("ol.messages li.mine").last
+        expect(mine.locator(".message-body")).to_have_text("Adjunto la carta del hospital.")
+        expect(mine.locator("ul.attachments")).to_contain_text("carta-hospital.pdf")
+        _no_horizontal_scroll(client)
+        _screenshot(client, "case-9-client-es-attachment")
+
+        lawyer = desktop.new_page()
+        _sign_in(lawyer, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
+        row = lawyer.locator("tr", has=lawyer.get_by_role("link", name=SHARED["reference"]))
+        expect(row.locator(".badge.unread")).to_have_text("2 unread messages")
+        lawyer.goto(f"{base}/cases/{SHARED['case']}/messages")
+        with lawyer.expect_download() as download:
+            lawyer.get_by_role("link", name="carta-hospital.pdf").click()
+        assert Path(download.value.path()).read_bytes() == letter
+        lawyer.get_by_label("Your message").fill("Recibida, gracias. La presentamos hoy.")
+        lawyer.get_by_role("button", name="Send").click()
+        expect(lawyer.locator("ol.messages li.mine").last).to_contain_text("Recibida")
+        _screenshot(lawyer, "case-10-attorney-answers")
+
+        # The client's page, never reloaded, shows the answer within a few polls.
+        client.set_viewport_size(VIEWPORTS["phone"])
+        expect(client.locator("ol.messages li").last).to_contain_text(
+            "Recibida, gracias. La presentamos hoy.", timeout=20_000)
+        assert client.evaluate("performance.getEntriesByType('navigation').length") == 1
+        _screenshot(client, "case-11-client-es-answer-arrived")
+        phone_es.close()
+        desktop.close()

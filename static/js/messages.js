@@ -1,0 +1,36 @@
+// Progressive enhancement for a message thread: while the page is open and
+// visible, ask every few seconds for messages after the last one shown and
+// append them, so an answer appears without a reload. Without JavaScript
+// the page works as before (reload to see new messages). The server renders
+// the new items; polling does not count as activity for the idle timeout.
+"use strict";
+(function () {
+  var list = document.querySelector("ol.messages[data-poll-url]");
+  if (!list || !window.fetch) { return; }
+  var every = (Number(list.dataset.pollSeconds) || 15) * 1000;
+  var busy = false;
+
+  function lastUuid() {
+    var items = list.querySelectorAll("li.message[data-uuid]");
+    return items.length ? items[items.length - 1].dataset.uuid : "";
+  }
+
+  function poll() {
+    if (busy || document.visibilityState === "hidden") { return; }
+    busy = true;
+    var url = list.dataset.pollUrl + "?after=" + encodeURIComponent(lastUuid());
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (data) {
+        if (!data || !data.html) { return; }
+        var empty = list.querySelector("li.empty");
+        if (empty) { empty.remove(); }
+        list.insertAdjacentHTML("beforeend", data.html);
+      })
+      .catch(function () { /* offline or signed out: try again at the next tick */ })
+      .then(function () { busy = false; });
+  }
+
+  window.setInterval(poll, every);
+  document.addEventListener("visibilitychange", poll);
+})();

@@ -1,0 +1,218 @@
+"""Message attachments go the evidence path and are seen by the message's
+readers only; an open thread gets new messages without a reload."""
+from __future__ import annotations
+
+import html
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models import Document, Message, StoredObject, UserSession
+from portal.models.types import utcnow
+from tests.test_messages import count, people, thread_url  # noqa: F401 (fixture)
+from tests.uploads import EXE, PDF
+
+LETTER = PDF + b"the hospital letter, page 1\n"
+
+
+def client_key(client, url: str) -> str:
+    page = client.get(url).text
+    return re.search(r'name="client_key" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def send_with(client, url: str, body: str, files: list[tuple[str, bytes]], key: str | None = None,
+              **extra):
+    """Post the thread's multipart form as a browser does (text before files)."""
+    data = {"csrf_token": client.csrf_token(), "body": body,
+            "client_key": key or client_key(client, url), **extra,
+            "files": [(io.BytesIO(content), name) for name, content in files]}
+    return client.post(url, data=data, content_type="multipart/form-data",
+                       follow_redirects=True)
+
+
+def download(client, case, version):
+    return client.get(f"/cases/{case.uuid}/versions/{version.uuid}/download")
+
+
+def attachment_of(body_marker: str):
+    """The first version attached to the message whose author wrote ``body_marker``."""
+    document = db.session.scalar(select(Document).where(Document.message_id.is_not(None))
+                                 .order_by(Document.id.desc()))
+    return document, document.versions[0]
+
+
+def test_an_attachment_is_stored_encrypted_as_a_document_linked_to_its_message(
+        client, login_as, people, app):
+    login_as(people["client"])
+    page = html.unescape(send_with(client, thread_url(people), "Here is the letter.",
+                                   [("letter.pdf", LETTER)]).text)
+    assert "letter.pdf was uploaded." in page and "Here is the letter." in page
+    message = db.session.scalars(select(Message)).one()
+    document, version = attachment_of("letter")
+    assert document.message_id == message.id and version.filename == "letter.pdf"
+    raw = app.extensions["storage"].client.get_object(
+        Bucket=app.config["S3_BUCKET"], Key=version.storage_key)["Body"].read()
+    assert b"hospital letter" not in raw  # encrypted in S3
+    client.submit("/logout")
+
+    login_as(people["lawyer"])
+    page = client.get(thread_url(people)).text
+    assert f"/versions/{version.uuid}/download" in page and "letter.pdf" in page
+    assert download(client, people["case"], version).data == LETTER
+    documents = client.get(f"/cases/{people['case'].uuid}/documents").text
+    assert "letter.pdf" in documents and f"/messages#m-{message.uuid}" in documents
+    assert f'id="m-{message.uuid}"' in page
+
+
+def test_a_refused_file_is_named_and_the_message_is_still_sent(client, login_as, people):
+    login_as(people["client"])
+    page = html.unescape(send_with(client, thread_url(people), "Two files.",
+                                   [("setup.exe", EXE), ("letter.pdf", LETTER)]).text)
+    assert "setup.exe was not saved: This kind of file is not accepted." in page
+    assert "letter.pdf was uploaded." in page and "Two files." in page
+    assert count(Message) == 1 and count(Document) == 1
+
+
+def test_a_file_over_the_case_quota_is_refused_and_the_message_kept(client, login_as, people,
+                                                                    app):
+    app.config["CASE_QUOTA_BYTES"] = len(LETTER) - 1
+    login_as(people["client"])
+    page = html.unescape(send_with(client, thread_url(people), "Too big for the case.",
+                                   [("letter.pdf", LETTER)]).text)
+    assert "letter.pdf was not saved: This file does not fit in the case's remaining storage" \
+        in page
+    assert count(Message) == 1 and count(Document) == 0 and count(StoredObject) == 0
+
+
+def test_the_same_form_sent_twice_stores_one_message_and_each_file_once(client, login_as,
+                                                                       people):
+    login_as(people["client"])
+    key = client_key(client, thread_url(people))
+    send_with(client, thread_url(people), "Once.", [("letter.pdf", LETTER)], key=key)
+    page = html.unescape(send_with(client, thread_url(people), "Once.",
+                                   [("letter.pdf", LETTER)], key=key).text)
+    assert "letter.pdf was already received." in page
+    assert count(Message) == 1 and count(Document) == 1 and count(StoredObject) == 1
+
+
+def test_a_closed_case_takes_no_message_and_stores_no_file(client, login_as, people):
+    people["case"].closed_on = utcnow().date()
+    db.session.commit()
+    login_as(people["client"])
+    page = html.unescape(send_with(client, thread_url(people), "Late.",
+                                   [("letter.pdf", LETTER)],
+                                   key="typed-before-it-closed").text)
+    assert "This case is closed" in page
+    assert count(Message) == 0 and count(StoredObject) == 0
+
+
+def test_an_empty_message_with_a_file_keeps_nothing_and_says_why(client, login_as, people):
+    login_as(people["client"])
+    page = html.unescape(send_with(client, thread_url(people), "  ",
+                                   [("letter.pdf", LETTER)]).text)
+    assert "Write a message first." in page
+    assert count(Message) == 0 and count(StoredObject) == 0
+
+
+# --- who sees an attachment ------------------------------------------------------------
+
+def test_the_firms_file_to_a_sponsor_is_the_sponsors_and_not_the_clients(client, login_as,
+                                                                          people):
+    login_as(people["lawyer"])
+    send_with(client, thread_url(people, sponsor=True), "The I-134 to sign.",
+              [("i134.pdf", LETTER)])
+    _document, version = attachment_of("i134")
+    client.submit("/logout")
+    login_as(people["sponsor"])
+    assert download(client, people["case"], version).status_code == 200
+    assert "i134.pdf" in client.get(f"/cases/{people['case'].uuid}/documents").text
+    client.submit("/logout")
+    login_as(people["client"])
+    assert download(client, people["case"], version).status_code == 404
+    assert "i134.pdf" not in client.get(f"/cases/{people['case'].uuid}/documents").text
+
+
+def test_the_clients_file_stays_out_of_the_sponsors_reach(client, login_as, people):
+    login_as(people["client"])
+    send_with(client, thread_url(people), "My medical letter.", [("medical.pdf", LETTER)])
+    _document, version = attachment_of("medical")
+    client.submit("/logout")
+    for outsider in ("sponsor", "outsider", "other_client"):
+        login_as(people[outsider])
+        assert download(client, people["case"], version).status_code == 404, outsider
+        client.submit("/logout")
+
+
+def test_an_internal_notes_file_is_the_firms_alone(client, login_as, people):
+    login_as(people["lawyer"])
+    send_with(client, thread_url(people), "Draft of our reply.", [("draft.pdf", LETTER)],
+              internal="y")
+    _document, version = attachment_of("draft")
+    client.submit("/logout")
+    login_as(people["client"])
+    assert download(client, people["case"], version).status_code == 404
+    assert "draft.pdf" not in client.get(thread_url(people)).text
+
+
+def test_a_retracted_messages_file_is_hidden_from_the_other_side(client, login_as, people):
+    login_as(people["lawyer"])
+    send_with(client, thread_url(people), "Wrong client, sorry.", [("other.pdf", LETTER)])
+    message = db.session.scalars(select(Message)).one()
+    _document, version = attachment_of("other")
+    client.submit(f"/cases/{people['case'].uuid}/messages/{message.uuid}/retract")
+    assert download(client, people["case"], version).status_code == 200  # the firm keeps it
+    client.submit("/logout")
+    login_as(people["client"])
+    assert download(client, people["case"], version).status_code == 404
+
+
+# --- new messages without a reload ----------------------------------------------------
+
+def poll_url(people) -> str:
+    return f"/cases/{people['case'].uuid}/messages/poll"
+
+
+def test_the_open_page_gets_only_the_newer_messages_and_they_count_as_read(
+        client, login_as, people, app):
+    from portal.messages import services
+    from portal.messages.permissions import get_thread_or_404
+    login_as(people["client"])
+    page = client.get(thread_url(people)).text
+    assert f'data-poll-url="{poll_url(people)}"' in page
+    # No inline script: every script element loads a file (the CSP allows no other).
+    assert all('src="' in tag for tag in re.findall(r"<script[^>]*>", page))
+    with app.test_request_context():
+        thread = get_thread_or_404(people["case"].uuid, people["client"])
+        first = services.post(people["lawyer"], thread, "First answer.", "k1")
+        services.post(people["lawyer"], thread, "Second answer.", "k2")
+    unread = services.unread(people["client"], [people["case"].id])
+    assert unread == {people["case"].id: 2}
+    data = client.get(f"{poll_url(people)}?after={first.uuid}").get_json()
+    assert data["count"] == 1 and "Second answer." in data["html"]
+    assert "First answer." not in data["html"]
+    assert services.unread(people["client"], [people["case"].id]) == {}
+    assert client.get(f"{poll_url(people)}?after={first.uuid}").get_json()["count"] == 1
+    assert client.get(poll_url(people)).get_json()["count"] == 2
+
+
+def test_polling_does_not_keep_an_idle_session_alive(client, login_as, people):
+    login_as(people["client"])
+    earlier = utcnow() - timedelta(minutes=5)
+    db.session.execute(update(UserSession).values(last_seen_at=earlier))
+    db.session.commit()
+    assert client.get(poll_url(people)).status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(UserSession.last_seen_at)) == earlier
+    client.get(thread_url(people))  # the person does something: that counts
+    db.session.expire_all()
+    assert db.session.scalar(select(UserSession.last_seen_at)) > earlier
+
+
+@pytest.mark.parametrize("who", ["sponsor", "outsider", "other_client"])
+def test_strangers_to_the_thread_get_404_from_its_poll(client, login_as, people, who):
+    login_as(people[who])
+    assert client.get(poll_url(people)).status_code == 404
