@@ -42,9 +42,7 @@ def can_export(user: User, case: Case) -> bool:
     """True if ``user`` may export ``case``'s threads as a transcript: the
     people who run the case. The export is the firm's record; a client or a
     sponsor reads their thread on the page instead."""
-    if can_manage_case(user, case):
-        return True
-    return False
+    return can_manage_case(user, case)
 
 
 def _sponsor_of(case: Case, sponsor_uuid: str) -> User | None:
