@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Iterator
 
 from babel.lists import format_list
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -87,7 +88,7 @@ UNREADABLE = _l("The upload could not be read to the end: it broke off or was da
                 "way. Any file not listed as uploaded was not saved; please try again.")
 
 
-def read_streamed_form() -> tuple[dict[str, str], object]:
+def read_streamed_form() -> tuple[dict[str, str], Iterator[multipart.FilePart]]:
     """The fields before the first file of the streamed multipart body and an
     iterator over its files, with the CSRF token checked before any file is
     read. Aborts with 400 when the body is no multipart form; raises

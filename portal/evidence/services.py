@@ -121,8 +121,9 @@ def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
     becomes a new version of it; with ``request``, each answers that
     document request (``portal.requests.services.record_submission``, whose
     refusal stores nothing; the caller checks ``check_upload`` first); with
-    ``message``, each new document is that message's attachment. Stops at the first storage failure (the rest
-    of the body is left unread) and reports it in the last result. A body
+    ``message``, each new document is that message's attachment. Stops at
+    the first storage failure (the rest of the body is left unread) and
+    reports it in the last result. A body
     that breaks off or turns out malformed stops the reading too: the file
     being read is reported as not saved and ``broken`` says why.
 

@@ -100,8 +100,8 @@ def _post_with_files(thread):
             _message, report = services.post_with_files(
                 current_user, thread, form.body.data, form.client_key.data, files,
                 internal=bool(form.internal.data) and current_user.is_firm)
-        except (ServiceError, multipart.BadBody) as error:
-            flash(getattr(error, "message", UNREADABLE), "error")
+        except ServiceError as error:
+            flash(error.message, "error")
         else:
             return report_upload(report, files_required=False) or \
                 redirect(_thread_url(thread) + "#latest", code=303)
