@@ -1,7 +1,7 @@
 """Deny by default, server-side sessions and security headers for every response."""
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, jsonify, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -32,6 +32,10 @@ def require_login():
     if request.endpoint is None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
+        if sessions.is_passive():
+            # A page asking on its own (a thread's poll): no redirect for it to
+            # follow; it reloads, and the person meets the sign-in page and why.
+            return jsonify(signed_in=False), 401
         return login_manager.unauthorized()
     return None
 

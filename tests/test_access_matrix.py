@@ -148,8 +148,9 @@ EXPECTED = {
     ("messages.sponsor_thread", "GET"): outcome(default=200, client=404, other_attorney=404),
     ("messages.sponsor_thread", "POST"): outcome(default=200, client=404, other_attorney=404),
     # New messages for the open page: the same readers as the thread.
-    ("messages.client_poll", "GET"): outcome(default=200, sponsor=404, other_attorney=404),
-    ("messages.sponsor_poll", "GET"): outcome(default=200, client=404, other_attorney=404),
+    # Signed out, a poll gets 401, not a redirect: the page reloads to the sign-in page.
+    ("messages.client_poll", "GET"): outcome(401, default=200, sponsor=404, other_attorney=404),
+    ("messages.sponsor_poll", "GET"): outcome(401, default=200, client=404, other_attorney=404),
     # The client's own message: they retract it; the team is told only its author may.
     ("messages.retract", "POST"): outcome(default=303, sponsor=404, other_attorney=404),
     # Muting emails about a case's messages is the firm's; a client must not miss the firm.

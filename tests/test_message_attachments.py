@@ -216,3 +216,16 @@ def test_polling_does_not_keep_an_idle_session_alive(client, login_as, people):
 def test_strangers_to_the_thread_get_404_from_its_poll(client, login_as, people, who):
     login_as(people[who])
     assert client.get(poll_url(people)).status_code == 404
+
+
+def test_a_poll_after_the_session_ran_out_says_401_and_the_reload_says_why(client, login_as,
+                                                                           people, app):
+    login_as(people["client"])
+    app.config["SESSION_IDLE_TIMEOUT"] = timedelta(minutes=5)
+    db.session.execute(update(UserSession).values(last_seen_at=utcnow() - timedelta(minutes=6)))
+    db.session.commit()
+    response = client.get(poll_url(people))
+    assert response.status_code == 401 and response.get_json() == {"signed_in": False}
+    # The page reloads (messages.js): the sign-in page tells why, once.
+    page = client.get(thread_url(people), follow_redirects=True).text
+    assert "Your session ended after a period of inactivity." in html.unescape(page)

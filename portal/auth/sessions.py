@@ -34,7 +34,8 @@ def passive(view):
     return view
 
 
-def _is_passive() -> bool:
+def is_passive() -> bool:
+    """True if this request's view is marked ``passive``."""
     view = current_app.view_functions.get(request.endpoint) if request else None
     return getattr(view, "passive", False)
 
@@ -84,7 +85,7 @@ def load(user_uuid: str, token: str | None) -> User | None:
         db.session.commit()
         flash(EXPIRY_MESSAGES[expired], "info")
         return None
-    if now - user_session.last_seen_at > TOUCH_INTERVAL and not _is_passive():
+    if now - user_session.last_seen_at > TOUCH_INTERVAL and not is_passive():
         user_session.last_seen_at = now
         db.session.commit()
     return user

@@ -20,14 +20,18 @@
     busy = true;
     var url = list.dataset.pollUrl + "?after=" + encodeURIComponent(lastUuid());
     fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
-      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (response) {
+        // Signed out meanwhile (idle timeout): reload, so the sign-in page says why.
+        if (response.status === 401) { window.location.reload(); }
+        return response.ok ? response.json() : null;
+      })
       .then(function (data) {
         if (!data || !data.html) { return; }
         var empty = list.querySelector("li.empty");
         if (empty) { empty.remove(); }
         list.insertAdjacentHTML("beforeend", data.html);
       })
-      .catch(function () { /* offline or signed out: try again at the next tick */ })
+      .catch(function () { /* offline: try again at the next tick */ })
       .then(function () { busy = false; });
   }
 
