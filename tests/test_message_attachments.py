@@ -229,3 +229,18 @@ def test_a_poll_after_the_session_ran_out_says_401_and_the_reload_says_why(clien
     # The page reloads (messages.js): the sign-in page tells why, once.
     page = client.get(thread_url(people), follow_redirects=True).text
     assert "Your session ended after a period of inactivity." in html.unescape(page)
+
+
+def test_with_the_store_down_the_message_is_kept_and_the_file_named_as_not_saved(
+        base_config, people):
+    from portal.dev.embedded_s3 import free_port
+    from tests.conftest import PASSWORD
+    from tests.test_evidence_faults import STORAGE_DOWN, portal_on
+    app = portal_on(base_config, {"S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
+    client = app.test_client()
+    client.submit("/login", {"email": people["client"].email, "password": PASSWORD})
+    page = html.unescape(send_with(client, thread_url(people), "The letter, attached.",
+                                   [("letter.pdf", LETTER)]).text)
+    assert "letter.pdf was not saved: " + STORAGE_DOWN in page
+    assert "The letter, attached." in page
+    assert count(Message) == 1 and count(Document) == 0 and count(StoredObject) == 0
