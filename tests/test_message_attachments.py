@@ -244,3 +244,16 @@ def test_with_the_store_down_the_message_is_kept_and_the_file_named_as_not_saved
     assert "letter.pdf was not saved: " + STORAGE_DOWN in page
     assert "The letter, attached." in page
     assert count(Message) == 1 and count(Document) == 0 and count(StoredObject) == 0
+
+
+def test_a_message_without_the_csrf_token_is_refused_either_way(client, login_as, people):
+    """The thread's routes check the token themselves (the streamed form's
+    before any file is read): a forged form stores nothing."""
+    login_as(people["client"])
+    key = client_key(client, thread_url(people))
+    plain = client.post(thread_url(people), data={"body": "forged", "client_key": key})
+    streamed = client.post(thread_url(people), content_type="multipart/form-data",
+                           data={"body": "forged", "client_key": key,
+                                 "files": [(io.BytesIO(LETTER), "letter.pdf")]})
+    assert plain.status_code == streamed.status_code == 400
+    assert count(Message) == 0 and count(StoredObject) == 0

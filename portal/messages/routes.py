@@ -71,6 +71,8 @@ def _show(thread):
     """The thread page: post a message from its form, or show it and mark it read."""
     if request.method == "POST" and request.mimetype == "multipart/form-data":
         return _post_with_files(thread)
+    if request.method == "POST":
+        csrf.protect()  # as for every other form (the route is exempt for the streamed one)
     form = MessageForm()
     if form.validate_on_submit():
         try:
