@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -197,6 +197,20 @@ def test_the_open_page_gets_only_the_newer_messages_and_they_count_as_read(
     assert services.unread(people["client"], [people["case"].id]) == {}
     assert client.get(f"{poll_url(people)}?after={first.uuid}").get_json()["count"] == 1
     assert client.get(poll_url(people)).get_json()["count"] == 2
+
+
+def test_the_poll_says_until_when_the_other_side_has_read(client, login_as, people, app):
+    from portal.messages import services
+    from portal.messages.permissions import get_thread_or_404
+    login_as(people["lawyer"])
+    with app.test_request_context():
+        thread = get_thread_or_404(people["case"].uuid, people["lawyer"])
+        mine = services.post(people["lawyer"], thread, "Please sign the form.", "k1")
+    assert client.get(poll_url(people)).get_json()["read_until"] is None
+    with app.test_request_context():
+        services.mark_read(people["client"], thread)  # the client opens the thread
+    read_until = client.get(poll_url(people)).get_json()["read_until"]
+    assert datetime.fromisoformat(read_until) >= mine.created_at
 
 
 def test_polling_does_not_keep_an_idle_session_alive(client, login_as, people):

@@ -130,7 +130,8 @@ def sponsor_thread(case_uuid: str, sponsor_uuid: str):
 
 def _poll(thread):
     """The messages after ``?after=<message uuid>`` as HTML list items for
-    the open page to append; shown, so marked read."""
+    the open page to append (shown, so marked read), and until when the
+    other side has read the thread."""
     after = None
     if request.args.get("after"):
         after = db.session.scalar(select(Message).where(
@@ -138,8 +139,11 @@ def _poll(thread):
     shown = services.shown_to(current_user, thread, after=after)
     if shown:
         services.mark_read(current_user, thread)
-    html = render_template("messages/_items.html", messages=shown, **_item_context(thread))
-    response = jsonify(html=html if shown else "", count=len(shown))
+    context = _item_context(thread)
+    html = render_template("messages/_items.html", messages=shown, **context)
+    # Until when the other side has read: the page marks one's own messages "Read".
+    read_until = context["read_until"].isoformat() if context["read_until"] else None
+    response = jsonify(html=html if shown else "", count=len(shown), read_until=read_until)
     response.headers["Cache-Control"] = "no-store"
     return response
 

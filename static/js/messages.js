@@ -1,6 +1,7 @@
 // Progressive enhancement for a message thread: while the page is open and
 // visible, ask every few seconds for messages after the last one shown and
-// append them, so an answer appears without a reload. Without JavaScript
+// append them, so an answer appears without a reload, and mark one's own
+// messages "Read" once the other side has opened them. Without JavaScript
 // the page works as before (reload to see new messages). The server renders
 // the new items; polling does not count as activity for the idle timeout.
 "use strict";
@@ -15,6 +16,21 @@
     return items.length ? items[items.length - 1].dataset.uuid : "";
   }
 
+  // One's own messages up to ``until`` get the "Read" mark the page shows on a reload.
+  function markRead(until) {
+    var limit = until ? Date.parse(until) : NaN;
+    if (isNaN(limit)) { return; }
+    list.querySelectorAll("li.message.mine:not(.internal-note)").forEach(function (item) {
+      var meta = item.querySelector(".meta"), time = item.querySelector("time");
+      if (!meta || !time || meta.querySelector(".read-mark")) { return; }
+      if (Date.parse(time.getAttribute("datetime")) > limit) { return; }
+      var mark = document.createElement("span");
+      mark.className = "read-mark";
+      mark.textContent = list.dataset.readLabel;
+      meta.append(" · ", mark);
+    });
+  }
+
   function poll() {
     if (busy || document.visibilityState === "hidden") { return; }
     busy = true;
@@ -26,10 +42,13 @@
         return response.ok ? response.json() : null;
       })
       .then(function (data) {
-        if (!data || !data.html) { return; }
-        var empty = list.querySelector("li.empty");
-        if (empty) { empty.remove(); }
-        list.insertAdjacentHTML("beforeend", data.html);
+        if (!data) { return; }
+        if (data.html) {
+          var empty = list.querySelector("li.empty");
+          if (empty) { empty.remove(); }
+          list.insertAdjacentHTML("beforeend", data.html);
+        }
+        markRead(data.read_until);
       })
       .catch(function () { /* offline: try again at the next tick */ })
       .then(function () { busy = false; });

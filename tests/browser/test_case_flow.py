@@ -280,6 +280,9 @@ def test_client_writes_with_an_attachment_and_sees_the_answer_without_reloading(
         expect(client.locator("ol.messages li").last).to_contain_text(
             "Recibida, gracias. La presentamos hoy.", timeout=20_000)
         assert client.evaluate("performance.getEntriesByType('navigation').length") == 1
+        # ...and the attorney's open page marks her answer "Read", without a reload either.
+        expect(lawyer.locator("ol.messages li.mine").last.locator(".read-mark")).to_have_text(
+            "Read", timeout=20_000)
         _screenshot(client, "case-11-client-es-answer-arrived")
         phone_es.close()
         desktop.close()
