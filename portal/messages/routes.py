@@ -68,36 +68,22 @@ def _flash_errors(form: MessageForm) -> None:
 
 
 def _show(thread):
-    """The thread page: post a message from its form, or show it and mark it read."""
+    """The thread page: post a message (and its files) from its form, or show
+    it and mark it read. A form with files is read as a stream: the message
+    is checked and stored before any file is read, then each file goes the
+    evidence path."""
+    files = iter(())
     if request.method == "POST" and request.mimetype == "multipart/form-data":
-        return _post_with_files(thread)
-    if request.method == "POST":
-        csrf.protect()  # as for every other form (the route is exempt for the streamed one)
-    form = MessageForm()
-    if form.validate_on_submit():
         try:
-            services.post(current_user, thread, form.body.data, form.client_key.data,
-                          internal=bool(form.internal.data) and current_user.is_firm)
-        except ServiceError as error:
-            flash(error.message, "error")
-        else:
-            return redirect(_thread_url(thread) + "#latest", code=303)
-    if form.is_submitted():
-        _flash_errors(form)
+            fields, files = read_streamed_form()  # checks the CSRF token
+        except multipart.BadBody:
+            return render_error(400, UNREADABLE)
+        form = MessageForm(formdata=MultiDict(fields), meta={"csrf": False})
     else:
-        services.mark_read(current_user, thread)
-    return _page(thread, form)
-
-
-def _post_with_files(thread):
-    """The form with its files, read as a stream: the message is checked and
-    stored before any file is read, then each file goes the evidence path."""
-    try:
-        fields, files = read_streamed_form()
-    except multipart.BadBody:
-        return render_error(400, UNREADABLE)
-    form = MessageForm(formdata=MultiDict(fields), meta={"csrf": False})
-    if form.validate():
+        if request.method == "POST":
+            csrf.protect()  # as for every other form (the route is exempt for the streamed one)
+        form = MessageForm()
+    if form.is_submitted() and form.validate():
         try:
             _message, report = services.post_with_files(
                 current_user, thread, form.body.data, form.client_key.data, files,
@@ -107,13 +93,15 @@ def _post_with_files(thread):
         else:
             return report_upload(report, files_required=False) or \
                 redirect(_thread_url(thread) + "#latest", code=303)
-    _flash_errors(form)
+    if form.is_submitted():
+        _flash_errors(form)
+    else:
+        services.mark_read(current_user, thread)
     return _page(thread, form)
 
 
-# The streamed form's CSRF token is checked in read_streamed_form (reading
-# request.form would spool its files to disk); a plain form is checked by
-# MessageForm as usual.
+# Exempt from the automatic CSRF check, which would read request.form and so
+# spool a streamed form's files to disk: _show checks the token itself.
 @bp.route("/cases/<case_uuid>/messages", methods=["GET", "POST"])
 @csrf.exempt
 def client_thread(case_uuid: str):
@@ -140,10 +128,11 @@ def _poll(thread):
     if shown:
         services.mark_read(current_user, thread)
     context = _item_context(thread)
-    html = render_template("messages/_items.html", messages=shown, **context)
+    # Nothing new is the usual answer: no template to render then.
+    html = render_template("messages/_items.html", messages=shown, **context) if shown else ""
     # Until when the other side has read: the page marks one's own messages "Read".
     read_until = context["read_until"].isoformat() if context["read_until"] else None
-    response = jsonify(html=html if shown else "", count=len(shown), read_until=read_until)
+    response = jsonify(html=html, count=len(shown), read_until=read_until)
     response.headers["Cache-Control"] = "no-store"
     return response
 

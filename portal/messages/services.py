@@ -29,8 +29,8 @@ from portal.crypto import CryptoError
 from portal.errors import ServiceError
 from portal.extensions import db
 from portal.messages.permissions import may_read, sponsor_audience
-from portal.models import (CaseMembership, CaseMute, Document, DocumentVersion, Message, MessageThread,
-                           ThreadNotice, ThreadRead, User)
+from portal.models import (CaseMembership, CaseMute, Document, DocumentVersion, Message,
+                           MessageThread, ThreadNotice, ThreadRead, User)
 from portal.models.case import CaseRole
 from portal.models.message import CLIENT_THREAD
 from portal.models.types import utcnow
