@@ -15,6 +15,7 @@ from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
+from portal.models import OutboxMessage
 from portal.outbox import services as outbox
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,11 @@ def link(path: str) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
-def queue_invitation(email: str, language: str, url: str, days: int) -> None:
+def queue_invitation(email: str, language: str, url: str, days: int) -> OutboxMessage:
     """Tell a new person how to set up their account (queued in the
-    caller's transaction)."""
-    outbox.queue(email, language, "invitation", {"url": url, "days": days})
+    caller's transaction); returns the outbox row, whose state says whether
+    it went out."""
+    return outbox.queue(email, language, "invitation", {"url": url, "days": days})
 
 
 def queue_added_to_case(email: str, language: str) -> None:

@@ -336,14 +336,15 @@ def test_reassigning_makes_the_new_attorney_a_member_and_is_audited(app, client,
                                                                    make_user):
     colleague = make_user("attorney")
     values = form_values(client.get(f"/cases/{case.uuid}/edit").text)
-    values["attorney"] = str(colleague.uuid)
+    values.update(attorney=str(colleague.uuid), handover_reason="Parental leave")
     client.submit(f"/cases/{case.uuid}/edit", values)
     db.session.refresh(case)
     assert case.assigned_attorney_id == colleague.id
     assert db.session.scalar(select(CaseMembership.role).where(
         CaseMembership.case_id == case.id, CaseMembership.user_id == colleague.id)) is CaseRole.ATTORNEY
     (reassigned,) = audits("case.reassigned")
-    assert reassigned.details == {"from_user": str(attorney.uuid), "to_user": str(colleague.uuid)}
+    assert reassigned.details == {"from_user": str(attorney.uuid), "to_user": str(colleague.uuid),
+                                  "previous_kept": False, "reason": "Parental leave"}
     assert audits("case.updated") == []  # no detail changed
     browser = app.test_client()
     browser.submit("/login", {"email": colleague.email, "password": PASSWORD})
@@ -445,8 +446,8 @@ def test_resend_emails_a_new_link_and_the_old_one_stops_working(app, client, cas
     db.session.commit()
     response = client.submit(f"/cases/{case.uuid}/invitations/{invitation.uuid}/resend")
     assert response.status_code == 303
-    assert ("A new invitation was sent to new.person@example.org. The earlier link no longer "
-            "works.") in flashes(client.get(f"/cases/{case.uuid}").text)
+    assert ("A new invitation to new.person@example.org is on its way. The earlier link no "
+            "longer works.") in flashes(client.get(f"/cases/{case.uuid}").text)
     new_link = invitation_link(mailbox.messages[-1])
     assert new_link != old_link
     assert mailbox.messages[-1]["To"] == "new.person@example.org"
@@ -514,8 +515,8 @@ def test_inviting_a_pending_email_again_resends(app, client, case, mailbox):
     old_link = invitation_link(mailbox.messages[-1])
     response = invite(client, case, email="NEW.person@example.org", language="en")
     assert response.status_code == 302
-    assert ("A new invitation was sent to NEW.person@example.org. The earlier link no longer "
-            "works.") in flashes(client.get(f"/cases/{case.uuid}").text)
+    assert ("A new invitation to NEW.person@example.org is on its way. The earlier link no "
+            "longer works.") in flashes(client.get(f"/cases/{case.uuid}").text)
     pending = db.session.scalars(select(Invitation).where(Invitation.voided_at.is_(None))).all()
     assert len(pending) == 1 and pending[0].language == "en"  # as typed the second time
     assert link_page(app, old_link).status_code == 410

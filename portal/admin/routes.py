@@ -40,7 +40,8 @@ def new_user():
         except ServiceError as error:
             flash(error.message, "error")
         else:
-            flash(_("Invitation sent to %(email)s.", email=form.email.data), "success")
+            flash(_("The invitation to %(email)s is on its way. The outbox shows when it has "
+                    "gone out.", email=form.email.data), "success")
             return redirect(url_for("admin.list_users"))
     return render_template("admin/new_user.html", form=form)
 

@@ -14,7 +14,7 @@ def can_use_agenda(user: User) -> bool:
 
 def can_choose_scope(user: User) -> bool:
     """Staff and admins see every open case and may narrow the agenda to the
-    cases assigned to them; an attorney's agenda is already their own cases."""
+    cases whose team they are on; an attorney's agenda is already their own cases."""
     if user.role in (Role.ADMIN, Role.STAFF):
         return True
     return False

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select
 from sqlalchemy import case as sql_case
 
 from portal.agenda.permissions import can_use_agenda
@@ -90,14 +90,14 @@ def _case_ids(user: User, mine_only: bool):
     cases = visible_cases(user)
     if mine_only:
         member_of = select(CaseMembership.case_id).where(CaseMembership.user_id == user.id)
-        cases = cases.where(or_(Case.assigned_attorney_id == user.id, Case.id.in_(member_of)))
+        cases = cases.where(Case.id.in_(member_of))
     return cases.with_only_columns(Case.id)
 
 
 def items_for(user: User, until: date, mine_only: bool = False) -> list[AgendaItem]:
     """Every dated item up to ``until`` (overdue ones included) of the open
     cases ``user`` works on (``visible_cases``; with ``mine_only``, those
-    assigned to them or that they were added to), by day, all-day items
+    whose team they are on), by day, all-day items
     before the day's appointments, those by time. One query.
 
     Raises ``ServiceError`` when ``user`` has no agenda (``can_use_agenda``).

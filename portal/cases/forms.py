@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (EmailField, FieldList, Form, FormField, IntegerField, RadioField, SelectField,
+from wtforms import (BooleanField, EmailField, FieldList, Form, FormField, IntegerField, RadioField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
@@ -105,7 +105,34 @@ class OpenCaseForm(_CaseDetailsForm):
                                   choices=language_choices)
     sponsors = FieldList(FormField(PersonRowForm), min_entries=SPONSOR_ROWS,
                          max_entries=SPONSOR_ROWS)
+    keep_me = BooleanField(
+        _l("Keep me on the case team"),
+        description=_l("If you assign another attorney, the case leaves your list once it is "
+                       "open unless you tick this."))
 
 
 class EditCaseForm(_CaseChangeForm, _CaseDetailsForm):
     """Change a case's details and its attorney, against the version seen."""
+
+    keep_previous = BooleanField(_l("Keep the attorney before on the case team"))
+    handover_reason = StringField(
+        _l("Why the case changes attorney"), validators=[Length(max=500)],
+        description=_l("Needed only when you choose another attorney. Kept in the audit trail."))
+
+
+# --- the case team ------------------------------------------------------------
+
+class TeamAddForm(FlaskForm):
+    """Put one of the firm's attorneys or staff on the case (choices set by the route)."""
+
+    person = SelectField(_l("Add to the case team"), validators=[DataRequired()],
+                         validate_choice=False)
+    reason = StringField(_l("Why"), validators=[DataRequired(), Length(max=500)],
+                         description=_l("Kept in the audit trail."))
+
+
+class TeamRemoveForm(FlaskForm):
+    """Take someone off the case team, saying why."""
+
+    reason = StringField(_l("Why"), validators=[DataRequired(), Length(max=500)],
+                         description=_l("Kept in the audit trail."))

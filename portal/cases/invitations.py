@@ -16,6 +16,8 @@ import secrets
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from portal import audit, notify
 from portal.auth import passwords
@@ -76,7 +78,8 @@ def _new_invitation(actor: User, email: str, name: str, role: Role, language: st
     # Built from the URL map, not url_for: services also run outside requests (jobs, CLI).
     path = current_app.url_map.bind("").build("auth.open_invitation", {"token": token})
     # Sent by a job once the invitation is committed; saved even while the mail server is down.
-    notify.queue_invitation(email, language, notify.link(path), ttl.days)
+    invitation.outbox_message = notify.queue_invitation(email, language, notify.link(path),
+                                                        ttl.days)
     return replaced
 
 
@@ -130,16 +133,32 @@ def invite_to_case(actor: User, case: Case, email: str, name: str, case_role: Ca
     if not can_manage_case(actor, case):
         raise ServiceError(_l("You do not have permission to do that."))
     outcome = add_to_case(actor, case, email, name, case_role, language)
-    db.session.commit()
+    _commit()
     return outcome
+
+
+def _commit() -> None:
+    """Commit an invitation or a new member. The database holds one pending
+    invitation per email and case, and one membership per person: the second
+    of two people inviting the same address at the same moment is told so,
+    and nothing of theirs is saved or sent."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise ServiceError(_l("Someone else invited this person to the case at the same "
+                              "moment. Nothing more was sent: the People panel shows the "
+                              "invitation.")) from None
 
 
 def pending_invitations(case: Case) -> list[Invitation]:
     """The case's invitations neither used nor voided (expired ones
-    included, to be resent or revoked), oldest first."""
+    included, to be resent or revoked), oldest first, each with the email
+    that carries its link (whether it went out)."""
     return list(db.session.scalars(
         select(Invitation).where(Invitation.case_id == case.id, Invitation.used_at.is_(None),
                                  Invitation.voided_at.is_(None))
+        .options(joinedload(Invitation.outbox_message))
         .order_by(Invitation.created_at, Invitation.id)))
 
 
@@ -161,7 +180,7 @@ def resend_invitation(actor: User, case: Case, invitation: Invitation) -> Invite
     _check_pending(actor, case, invitation)
     outcome = add_to_case(actor, case, invitation.email, invitation.name, invitation.case_role,
                           invitation.language)
-    db.session.commit()
+    _commit()
     return outcome
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from portal import audit
 from portal.auth.services import find_user, normalize_email
 from portal.case_types import case_types
-from portal.cases import timeline
+from portal.cases import team, timeline
 from portal.cases.countries import country_codes
 from portal.cases.invitations import add_to_case
 from portal.cases.permissions import can_manage_case, can_open_case, case_role
@@ -48,6 +48,15 @@ class CaseDetails:
     beneficiary_country: str  # ISO 3166 alpha-2
     flags: Sequence[str | UrgencyFlag]
     attorney_uuid: str  # the attorney to assign
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What goes with a change of attorney: whether the attorney before
+    stays on the case team, and why the case changes hands."""
+
+    keep_previous: bool = False
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,12 +159,14 @@ def _people(client: Invitee, sponsors: Iterable[Invitee]) -> list[tuple[Invitee,
 
 
 def open_case(actor: User, case_type: str, details: CaseDetails, client: Invitee,
-              sponsors: Sequence[Invitee] = ()) -> Case:
+              sponsors: Sequence[Invitee] = (), keep_me: bool = False) -> Case:
     """Open a case of ``case_type`` at its first step, with the next
     reference of its prefix and the current UTC year, assigned to the
-    attorney ``details`` names (who joins the case as its attorney), and
-    invite the client and each sponsor (an existing client or sponsor account
-    is added at once). Audited as ``case.opened``; one commit.
+    attorney ``details`` names (who joins the case's team), and invite the
+    client and each sponsor (an existing client or sponsor account is added
+    at once). ``actor``, if an attorney or staff member other than the one
+    assigned, joins the team only with ``keep_me``. Audited as
+    ``case.opened``; one commit.
 
     Raises ``ServiceError`` (and saves nothing) if ``actor`` may not open
     cases, for an unknown case type, a missing title or name, a country not
@@ -177,6 +188,8 @@ def open_case(actor: User, case_type: str, details: CaseDetails, client: Invitee
                     assigned_attorney=clean.attorney, stage=kind.steps[0].key,
                     flags=[CaseFlag(flag=flag) for flag in clean.flags])
         case.memberships = [CaseMembership(user=clean.attorney, role=CaseRole.ATTORNEY)]
+        if keep_me and actor.role in team.TEAM_ROLES:
+            team.join(case, actor)
         db.session.add(case)
         db.session.flush()  # the case's id, for the event, the audit and the invitations
         # Before the client joins: add_event notifies the case's clients, and
@@ -184,7 +197,8 @@ def open_case(actor: User, case_type: str, details: CaseDetails, client: Invitee
         timeline.add_event(actor, case, "case.opened")
         audit.record("case.opened", actor=actor, case=case, target=str(case.uuid),
                      reference=case.reference, case_type=kind.key,
-                     attorney=str(clean.attorney.uuid))
+                     attorney=str(clean.attorney.uuid),
+                     opener_on_team=case_role(actor, case) is not None)
         for person, role in people:
             add_to_case(actor, case, person.email, person.name.strip(), role, person.language)
         db.session.commit()
@@ -195,16 +209,18 @@ def open_case(actor: User, case_type: str, details: CaseDetails, client: Invitee
 
 
 def edit_case(actor: User, case: Case, seen_version: int | None,
-              details: CaseDetails) -> list[str]:
+              details: CaseDetails, handover: Handover = Handover()) -> list[str]:
     """Change ``case``'s title, beneficiary, urgency flags and assigned
     attorney; returns the names of the fields changed (none: nothing saved).
 
-    A new attorney joins the case as its attorney if not on it already
-    (``case.reassigned``, from and to user UUIDs); other changes are audited
-    as ``case.updated`` with the fields' names, not their values. No
-    timeline event: details are the firm's. Raises ``ServiceError`` if
-    ``actor`` may not manage the case or a detail is refused (as for
-    ``open_case``), ``CaseChanged`` if the case changed since ``seen_version``.
+    A new attorney joins the case's team, and the one before leaves it unless
+    ``handover.keep_previous`` (``case.reassigned``, from and to user UUIDs,
+    whether the previous one stays, and ``handover.reason``, required for a
+    reassignment); other changes are audited as ``case.updated`` with the
+    fields' names, not their values. No timeline event: details are the
+    firm's. Raises ``ServiceError`` if ``actor`` may not manage the case, a
+    detail is refused (as for ``open_case``) or a reassignment has no reason,
+    ``CaseChanged`` if the case changed since ``seen_version``.
     """
     if not can_manage_case(actor, case):
         raise ServiceError(_l("You do not have permission to do that."))
@@ -220,6 +236,12 @@ def edit_case(actor: User, case: Case, seen_version: int | None,
     reassigned = case.assigned_attorney_id != clean.attorney.id
     if not changed and not reassigned:
         return []
+    reason = (handover.reason or "").strip()
+    if reassigned and not reason:
+        raise ServiceError(_l("Please say why the case goes to another attorney: the reason "
+                              "is kept in the audit trail."))
+    if len(reason) > team.REASON_MAX:
+        raise ServiceError(_l("The reason may have at most 500 characters."))
 
     def change():
         for field, value in wanted.items():
@@ -234,14 +256,21 @@ def edit_case(actor: User, case: Case, seen_version: int | None,
             audit.record("case.updated", actor=actor, case=case, target=str(case.uuid),
                          fields=changed)
         if reassigned:
-            before = case.assigned_attorney
-            case.assigned_attorney = clean.attorney
-            if case_role(clean.attorney, case) is None:
-                case.memberships.append(CaseMembership(user=clean.attorney,
-                                                       role=CaseRole.ATTORNEY))
-            audit.record("case.reassigned", actor=actor, case=case, target=str(case.uuid),
-                         from_user=str(before.uuid) if before else None,
-                         to_user=str(clean.attorney.uuid))
+            _reassign(actor, case, clean.attorney, handover.keep_previous, reason)
 
     commit_change(case, change)
     return changed + (["assigned_attorney"] if reassigned else [])
+
+
+def _reassign(actor: User, case: Case, attorney: User, keep_previous: bool, reason: str) -> None:
+    """Hand ``case`` to ``attorney``: they join the team, the attorney before
+    leaves it unless kept (an attorney no longer on the team no longer opens
+    the case). The caller commits."""
+    before = case.assigned_attorney
+    case.assigned_attorney = attorney
+    team.join(case, attorney)
+    if before is not None and not keep_previous:
+        team.leave(case, before)
+    audit.record("case.reassigned", actor=actor, case=case, target=str(case.uuid),
+                 from_user=str(before.uuid) if before else None, to_user=str(attorney.uuid),
+                 previous_kept=bool(before and keep_previous), reason=reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, select
 
 from portal.extensions import db
 from portal.models import Case, CaseMembership, Invitation, Role, User
@@ -15,15 +15,15 @@ from portal.permissions import deny, parse_uuid
 def visible_cases(user: User) -> Select:
     """A query of every case ``user`` may open.
 
-    Admins and staff see all cases; attorneys the cases assigned to them or
-    that they were added to; clients and sponsors the cases they belong to.
+    Admins and staff see all cases; everyone else the cases whose team they
+    are on (``CaseMembership``): an attorney the cases they were put on (the
+    assigned attorney always is), clients and sponsors the cases they belong
+    to. Taken off a case, a person no longer finds it.
     """
     query = select(Case)
     if user.role in (Role.ADMIN, Role.STAFF):
         return query
     member_of = select(CaseMembership.case_id).where(CaseMembership.user_id == user.id)
-    if user.role is Role.ATTORNEY:
-        return query.where(or_(Case.assigned_attorney_id == user.id, Case.id.in_(member_of)))
     return query.where(Case.id.in_(member_of))
 
 
@@ -58,12 +58,12 @@ def can_open_case(user: User) -> bool:
 
 def can_manage_case(user: User, case: Case) -> bool:
     """True if ``user`` may run the case: invite people, and later request
-    documents and move the stage. Admins, staff, the assigned attorney and
-    attorneys added to the case."""
+    documents and move the stage. Admins, staff, and the attorneys on the
+    case's team (the assigned attorney always is)."""
     if user.role in (Role.ADMIN, Role.STAFF):
         return True
     if user.role is Role.ATTORNEY:
-        return case.assigned_attorney_id == user.id or case_role(user, case) is not None
+        return case_role(user, case) is CaseRole.ATTORNEY
     return False
 
 

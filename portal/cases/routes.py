@@ -11,10 +11,10 @@ from portal.case_types import case_types, get_case_type
 from portal.cases import stages, timeline
 from portal.cases.changes import apply_change, distinct_ids
 from portal.cases.dashboard import BadQuery, DashboardQuery, firm_dashboard, member_cases
-from portal.cases import invitations, lifecycle
+from portal.cases import invitations, lifecycle, team
 from portal.cases.countries import country_choices, country_name
 from portal.cases.forms import (CloseForm, EditCaseForm, InviteForm, NoteForm, OpenCaseForm,
-                                StageForm)
+                                StageForm, TeamAddForm, TeamRemoveForm)
 from portal.cases.invitations import InviteOutcome, invite_to_case
 from portal.cases.permissions import (can_manage_case, can_open_case, can_see_internal_notes,
                                       case_role,
@@ -83,9 +83,14 @@ def _manage_forms(case, case_type) -> dict:
     """The firm's forms on the case page, each against the case's current version."""
     stage_form = StageForm(version=case.version, formdata=None)
     stage_form.stage.choices = [(s.key, s.title) for s in case_type.stages if s.key != case.stage]
+    team_form = TeamAddForm(formdata=None)
+    team_form.person.choices = [("", _("Choose…"))] + [
+        (str(user.uuid), user.name) for user in team.candidates(case)]
     forms = distinct_ids("case", {"stage_form": stage_form, "note_form": NoteForm(formdata=None),
-                                  "close_form": CloseForm(version=case.version, formdata=None)})
-    return {**forms, "pending_invitations": invitations.pending_invitations(case), "now": utcnow()}
+                                  "close_form": CloseForm(version=case.version, formdata=None),
+                                  "team_form": team_form})
+    return {**forms, "pending_invitations": invitations.pending_invitations(case), "now": utcnow(),
+            "team": team.team(case), "remove_form": TeamRemoveForm(formdata=None)}
 
 
 def _managed_case(case_uuid: str):
@@ -150,11 +155,13 @@ def invite_member(case_uuid: str):
 
 def _invite_message(outcome: InviteOutcome, email: str) -> str:
     """What the firm is told after inviting ``email`` (or inviting them again)."""
+    # The email leaves through the outbox: say it is on its way, not that it went.
     if outcome is InviteOutcome.INVITED:
-        return _("Invitation sent to %(email)s.", email=email)
+        return _("The invitation to %(email)s is on its way. The People panel shows when it "
+                 "has gone out.", email=email)
     if outcome is InviteOutcome.RESENT:
-        return _("A new invitation was sent to %(email)s. The earlier link no longer works.",
-                 email=email)
+        return _("A new invitation to %(email)s is on its way. The earlier link no longer "
+                 "works.", email=email)
     return _("%(email)s already has an account and was added to the case.", email=email)
 
 
@@ -201,17 +208,20 @@ def open_case():
                 lifecycle.Invitee(form.client_name.data, form.client_email.data,
                                   form.client_language.data),
                 [lifecycle.Invitee(row.form.name.data or "", row.form.email.data or "",
-                                   row.form.language.data) for row in form.sponsors])
+                                   row.form.language.data) for row in form.sponsors],
+                keep_me=form.keep_me.data)
         except ServiceError as error:
             flash(error.message, "error")
         else:
             flash(_("Case %(reference)s is open. The people you named were invited (anyone "
                     "who already had an account was added at once).", reference=case.reference),
                   "success")
-            # An attorney may open a case for a colleague without seeing it afterwards.
+            # An attorney may open a case for a colleague and stay off its team.
             if can_manage_case(current_user, case):
                 return redirect(url_for("cases.show_case", case_uuid=case.uuid), code=303)
-            return redirect(url_for("cases.dashboard"), code=303)
+            return _handed_over(case, _(
+                "It is in the hands of %(attorney)s. You are not on its team, so it is not "
+                "among your cases.", attorney=case.assigned_attorney.name))
     elif request.method == "POST":
         flash(_("The case was not opened: please correct what is marked below."), "error")
     return render_template("cases/open.html", form=form)
@@ -233,13 +243,20 @@ def edit_case(case_uuid: str):
     _detail_choices(form, case)
     if form.validate_on_submit():
         try:
-            changed = lifecycle.edit_case(current_user, case, form.version.data, _details(form))
+            changed = lifecycle.edit_case(
+                current_user, case, form.version.data, _details(form),
+                lifecycle.Handover(form.keep_previous.data, form.handover_reason.data or ""))
         except stages.CaseChanged as error:
             flash(error.message, "error")
             return redirect(url_for("cases.edit_case", case_uuid=case.uuid), code=303)
         except ServiceError as error:
             flash(error.message, "error")
         else:
+            if not can_manage_case(current_user, case):
+                return _handed_over(case, _(
+                    "Case %(reference)s is now in the hands of %(attorney)s. You are no longer "
+                    "on its team, so it has left your list.", reference=case.reference,
+                    attorney=case.assigned_attorney.name))
             flash(_("The case details were saved.") if changed
                   else _("Nothing was changed."), "success")
             return redirect(url_for("cases.show_case", case_uuid=case.uuid), code=303)
@@ -277,3 +294,39 @@ def revoke_invitation(case_uuid: str, invitation_uuid: str):
                 email=invitation.email), "success")
     return redirect(url_for("cases.show_case", case_uuid=case.uuid, _anchor="people-heading"),
                     code=303)
+
+
+def _handed_over(case, message: str):
+    """Where someone lands who just gave a case away and can no longer open
+    it: their list, told what happened (not the 404 of the case's page)."""
+    flash(message, "success")
+    return redirect(url_for("cases.dashboard"), code=303)
+
+
+# --- the case team -----------------------------------------------------------
+
+@bp.route("/cases/<case_uuid>/team", methods=["POST"])
+def add_team_member(case_uuid: str):
+    """Put one of the firm's attorneys or staff on the case, saying why."""
+    case = _managed_case(case_uuid)
+    form = TeamAddForm()
+
+    def change():
+        return team.add_member(current_user, case, form.person.data, form.reason.data)
+
+    return apply_change(case, form, change, anchor="team-heading",
+                        done=_("The case team was changed."))
+
+
+@bp.route("/cases/<case_uuid>/team/<uuid:user_uuid>/remove", methods=["POST"])
+def remove_team_member(case_uuid: str, user_uuid):
+    """Take someone off the case team, saying why; they lose access at once."""
+    case = _managed_case(case_uuid)
+    form = TeamRemoveForm()
+    response = apply_change(case, form, lambda: team.remove_member(
+        current_user, case, user_uuid, form.reason.data), anchor="team-heading",
+        done=_("The case team was changed."))
+    if not can_manage_case(current_user, case):  # they took themselves off
+        return _handed_over(case, _("You are no longer on the team of case %(reference)s.",
+                                    reference=case.reference))
+    return response

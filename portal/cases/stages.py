@@ -65,12 +65,7 @@ def move_stage(actor: User, case: Case, to_stage: str, seen_version: int | None,
     Raises ``ServiceError`` for a stage the case type does not have or the
     stage the case is already at, ``CaseChanged`` after a concurrent change.
     """
-    _check(actor, case, seen_version)
-    case_type = get_case_type(case.case_type)
-    if not case_type.has_stage(to_stage):
-        raise ServiceError(_l("This stage is not part of this type of case."))
-    if to_stage == case.stage:
-        raise ServiceError(_l("The case is already at this stage."))
+    check_move(actor, case, to_stage, seen_version)
     client_text, internal_note = _text(client_text), _text(internal_note)
 
     def change():
@@ -79,6 +74,15 @@ def move_stage(actor: User, case: Case, to_stage: str, seen_version: int | None,
                                   internal_note=internal_note, data=data)
 
     return commit_change(case, change)
+
+
+def check_move(actor: User, case: Case, to_stage: str, seen_version: int | None) -> None:
+    """Refuse a move of ``case`` to ``to_stage`` that may not be made: see ``move_stage``."""
+    _check(actor, case, seen_version)
+    if not get_case_type(case.case_type).has_stage(to_stage):
+        raise ServiceError(_l("This stage is not part of this type of case."))
+    if to_stage == case.stage:
+        raise ServiceError(_l("The case is already at this stage."))
 
 
 def set_stage(actor: User, case: Case, to_stage: str) -> dict:

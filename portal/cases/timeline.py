@@ -23,18 +23,19 @@ from portal.uscis.headlines import USCIS_HEADLINES
 
 def add_event(actor: User | None, case: Case, kind: str, *, client_text: str = "",
               internal_note: str = "", data: dict | None = None,
-              client_visible: bool = True) -> TimelineEvent:
+              client_visible: bool = True, notify_clients: bool = True) -> TimelineEvent:
     """Add an event to ``case``'s timeline; the caller commits.
 
     An event meant for the client (``client_visible``) queues a notice to
-    each client of the case, saying only that something new waits.
+    each client of the case, saying only that something new waits, unless
+    the caller sends one of its own (``notify_clients=False``).
     """
     event = TimelineEvent(case=case, kind=kind, stage=case.stage, actor=actor,
                           client_text=(client_text or "").strip(),
                           internal_note=(internal_note or "").strip(),
                           data=data or {}, client_visible=client_visible)
     db.session.add(event)
-    if client_visible:
+    if client_visible and notify_clients:
         for membership in case.memberships:
             if membership.role is CaseRole.CLIENT and membership.user.active:
                 notify.queue_case_update(membership.user.email, membership.user.language,

@@ -124,7 +124,9 @@ class CaseMembership(db.Model):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="memberships")
-    user: Mapped[User] = relationship()
+    # Loaded with the memberships in one statement: every page that lists a
+    # case's people or checks a role reads them.
+    user: Mapped[User] = relationship(lazy="selectin")
 
 
 class TimelineEvent(db.Model):

@@ -4,13 +4,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import Enum, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.case import Case, CaseRole
+from portal.models.outbox import OutboxMessage
 from portal.models.types import UTCDateTime, public_id, utcnow
 from portal.models.user import Role, User
+
+
+PENDING = "used_at IS NULL AND voided_at IS NULL"
 
 
 class Invitation(db.Model):
@@ -19,6 +23,10 @@ class Invitation(db.Model):
     admin creates a firm account."""
 
     __tablename__ = "invitations"
+    # One pending invitation per email and case, held by the database too: two
+    # people inviting the same address at the same moment cannot both succeed.
+    __table_args__ = (Index("uq_invitations_pending", "email", "case_id", unique=True,
+                            postgresql_where=text(PENDING), sqlite_where=text(PENDING)),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[uuid.UUID] = public_id()
@@ -38,9 +46,12 @@ class Invitation(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The email carrying the link, so the firm sees whether it went out.
+    outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
 
     case: Mapped[Case | None] = relationship()
     invited_by: Mapped[User] = relationship()
+    outbox_message: Mapped[OutboxMessage | None] = relationship()
 
     def is_usable(self, now: datetime) -> bool:
         """True while the link is neither used, voided nor expired."""

@@ -2,7 +2,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, FieldList, Form, FormField, HiddenField,
-                     SelectField, StringField, TextAreaField)
+                     IntegerField, SelectField, StringField, TextAreaField)
+from wtforms.widgets import HiddenInput
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 
 
@@ -46,3 +47,6 @@ class ChecklistForm(FlaskForm):
     rows = FieldList(FormField(ChecklistRowForm), max_entries=60)
     due_on_all = DateField(_l("Due date for every document without its own (optional)"),
                            validators=[Optional()])
+    # Offered while the case is at its first step (the route words the label).
+    advance = BooleanField(default=True)
+    version = IntegerField(widget=HiddenInput(), validators=[Optional()])

@@ -137,6 +137,9 @@ def send_checklist(case_uuid: str):
         abort(403)
     form = ChecklistForm()
     notes = _proposed_rows(form, case) if request.method == "GET" else {}
+    next_step = _step_after_intake(case)
+    if request.method == "GET":
+        form.version.data = case.version
     choices = [("", _("Choose…"))] + _addressees(case)
     for row in form.rows:
         row.addressee.choices = choices
@@ -144,8 +147,10 @@ def send_checklist(case_uuid: str):
     if form.validate_on_submit():
         positions, items, row_errors = _rows_to_send(form, case)
         if not row_errors:
+            move_to = next_step.key if next_step and form.advance.data else None
             try:
-                sent = services.send_requests(current_user, case, items)
+                sent = services.send_requests(current_user, case, items, move_to,
+                                              form.version.data)
             except services.InvalidItem as error:
                 row_errors[positions[error.item]] = error.message
             except ServiceError as error:
@@ -153,12 +158,24 @@ def send_checklist(case_uuid: str):
             else:
                 flash(ngettext("%(num)d request was sent.", "%(num)d requests were sent.",
                                len(sent)), "success")
+                if move_to:
+                    flash(_("The case moved to “%(stage)s”.", stage=next_step.title), "success")
                 return _back(case)
     elif request.method == "POST":
         flash(_("The checklist was not sent: please check the dates and try again."), "error")
     return render_template("requests/checklist.html", case=case, form=form,
-                           row_errors=row_errors, notes=notes,
+                           row_errors=row_errors, notes=notes, next_step=next_step,
                            case_type=get_case_type(case.case_type))
+
+
+def _step_after_intake(case: Case):
+    """The step after the first, while the case is at its type's first step:
+    the first checklist offers to move the case there, so the client is no
+    longer told to finish the intake while being asked for documents."""
+    steps = get_case_type(case.case_type).steps
+    if len(steps) > 1 and case.stage == steps[0].key:
+        return steps[1]
+    return None
 
 
 @bp.route("/cases/<case_uuid>/requests/<request_uuid>/uploads", methods=["POST"])

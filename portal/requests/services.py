@@ -18,6 +18,7 @@ from flask_babel import ngettext
 from sqlalchemy import func, select, update
 
 from portal import audit, notify
+from portal.cases import stages, timeline
 from portal.cases.permissions import case_role
 from portal.errors import ServiceError
 from portal.extensions import db
@@ -112,11 +113,9 @@ def _case_link(case: Case) -> str:
 
 
 def attorney_team(case: Case) -> list[User]:
-    """The assigned attorney and the firm's people added to the case."""
-    team = {m.user.id: m.user for m in case.memberships if m.user.is_firm}
-    if case.assigned_attorney is not None:
-        team.setdefault(case.assigned_attorney.id, case.assigned_attorney)
-    return [user for user in team.values() if user.active]
+    """The firm's active people on the case's team (``portal.cases.team``):
+    who hears of its news. Someone taken off the team stops hearing."""
+    return [m.user for m in case.memberships if m.user.is_firm and m.user.active]
 
 
 @dataclass(frozen=True)
@@ -139,15 +138,22 @@ def _check_new(actor: User, case: Case, new: NewRequest) -> None:
         raise ServiceError(_l("The due date is in the past. Please choose a later date."))
 
 
-def send_requests(actor: User, case: Case, items: list[NewRequest]) -> list[DocumentRequest]:
+def send_requests(actor: User, case: Case, items: list[NewRequest], move_to: str | None = None,
+                  seen_version: int | None = None) -> list[DocumentRequest]:
     """Ask the case's client and sponsors for documents in one step (a
     checklist, or a single request): one commit, one audit record per
     request, and one email per addressee however many requests they got.
+    With ``move_to``, the case moves to that stage in the same commit (the
+    first checklist sent at intake starts the gathering of evidence): the
+    client reads it on the timeline, with no email besides the requests' if
+    they were asked for something.
 
     Raises ``ServiceError`` (nothing saved) when ``actor`` is not on the
     case's attorney team, there is nothing to send, or any item is invalid:
     an addressee who is not the client or a sponsor of the case, an empty
-    title or a due date in the past (``InvalidItem``, which names the item)."""
+    title or a due date in the past (``InvalidItem``, which names the item);
+    for ``move_to`` a stage the type lacks or the case is at, and
+    ``CaseChanged`` if the case changed since ``seen_version``."""
     if not can_review(actor, case):
         raise ServiceError(_l("You do not have permission to do that."))
     if not items:
@@ -157,6 +163,8 @@ def send_requests(actor: User, case: Case, items: list[NewRequest]) -> list[Docu
             _check_new(actor, case, item)
         except ServiceError as error:
             raise InvalidItem(error.message, position) from None
+    if move_to is not None:
+        stages.check_move(actor, case, move_to, seen_version)
     created = [DocumentRequest(case=case, addressee=item.addressee, title=item.title.strip(),
                                instructions=item.instructions.strip(), due_on=item.due_on,
                                required=item.required, created_by=actor,
@@ -170,7 +178,19 @@ def send_requests(actor: User, case: Case, items: list[NewRequest]) -> list[Docu
     _announce(actor, case, created)
     for addressee in {r.addressee.id: r.addressee for r in created}.values():
         notify.queue_request_new(addressee.email, addressee.language, _case_link(case))
-    db.session.commit()
+    if move_to is None:
+        db.session.commit()
+        return created
+
+    # A client asked for documents has an email already; one who was not is told of the move.
+    asked_client = any(case_role(r.addressee, case) is CaseRole.CLIENT for r in created)
+
+    def move():
+        data = stages.set_stage(actor, case, move_to)
+        timeline.add_event(actor, case, "stage_changed", data=data,
+                           notify_clients=not asked_client)
+
+    stages.commit_change(case, move)
     return created
 
 

@@ -39,6 +39,9 @@
       .then(function (response) {
         // Signed out meanwhile (idle timeout): reload, so the sign-in page says why.
         if (response.status === 401) { window.location.reload(); }
+        // Taken off the case meanwhile: stop asking, and reload to the page
+        // anyone without the case gets.
+        if (response.status === 404) { window.clearInterval(timer); window.location.reload(); }
         return response.ok ? response.json() : null;
       })
       .then(function (data) {
@@ -54,6 +57,6 @@
       .then(function () { busy = false; });
   }
 
-  window.setInterval(poll, every);
+  var timer = window.setInterval(poll, every);
   document.addEventListener("visibilitychange", poll);
 })();
