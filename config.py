@@ -100,6 +100,8 @@ class Config:
                                  in env("OUTBOX_RETRY_MINUTES", "1,5,15,60").split(","))
     OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
     OUTBOX_LEASE_MINUTES = env_int("OUTBOX_LEASE_MINUTES", 10)
+    # Days after sending until an email's recipient address is blanked (the row stays).
+    OUTBOX_KEEP_SENT_DAYS = env_int("OUTBOX_KEEP_SENT_DAYS", 30)
 
     # Reminders of due document requests: days before the due date on which the
     # person is reminded, and every how many days once it is overdue (from the day

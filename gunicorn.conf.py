@@ -12,6 +12,6 @@ threads = 8
 timeout = 30
 bind = "127.0.0.1:8000"
 
-# Access log on stdout, with invitation and reset tokens redacted.
+# Access log on stdout, with invitation, reset and calendar feed tokens redacted.
 accesslog = "-"
 logger_class = "portal.accesslog.RedactingLogger"

@@ -5,7 +5,9 @@ Invitation and password-reset links hold their token in the path
 session at once, but gunicorn has already logged the request line. A
 calendar feed's address (``/calendar/<token>.ics``) is its only credential.
 This logger writes ``/invitation/[redacted]`` instead, wherever the path
-appears (request line, path, referrer). ``gunicorn.conf.py`` installs it.
+appears (request line, path, referrer). ``gunicorn.conf.py`` installs it;
+the development server (``portal.dev.server``) passes its log lines through
+the same ``redact``.
 """
 from __future__ import annotations
 

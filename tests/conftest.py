@@ -59,6 +59,25 @@ def database_url(tmp_path_factory):
     admin.dispose()
 
 
+@pytest.fixture()
+def fresh_url(tmp_path):
+    """An empty database of its own, for a migration's test: on the
+    PostgreSQL server when one is configured, else a SQLite file."""
+    server_url = os.environ.get("PORTAL_TEST_DATABASE_URL")
+    if not server_url:
+        yield f"sqlite:///{tmp_path}/fresh.db"
+        return
+    server = make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"portal_fresh_{secrets.token_hex(4)}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield server.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 class Mailbox(Controller):
     """A real SMTP server on loopback that keeps what it receives."""
 

@@ -1,5 +1,5 @@
-"""gunicorn's access log, written by a real gunicorn, never holds an
-invitation or reset token."""
+"""The access logs, written by a real gunicorn and by the real development
+server of ``make run``, never hold an invitation, reset or calendar token."""
 from __future__ import annotations
 
 import subprocess
@@ -61,5 +61,50 @@ def test_gunicorn_access_log_never_holds_a_token(gunicorn_log):
         time.sleep(0.1)
     text = log.read_text()
     assert "/invitation/[redacted]" in text and "/reset/[redacted]" in text
+    assert "GET /cases" in text
+    assert TOKEN not in text
+
+
+@pytest.fixture()
+def dev_server_log(tmp_path):
+    """Serve a tiny Flask app with the development server of ``make run``
+    (``portal.dev.server.serve``) in a process of its own; yields (port,
+    path of the file its log goes to)."""
+    port, log = free_port(), tmp_path / "dev-server.log"
+    script = ("import sys\n"
+              "from flask import Flask\n"
+              "from portal.dev.server import serve\n"
+              "app = Flask('tiny')\n"
+              "app.add_url_rule('/<path:anything>', 'any', lambda anything: 'ok')\n"
+              "serve(app, int(sys.argv[1]))\n")
+    with log.open("w") as output:
+        process = subprocess.Popen([sys.executable, "-c", script, str(port)], cwd=ROOT,
+                                   stdout=output, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield port, log
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def test_the_dev_server_log_never_holds_a_token(dev_server_log):
+    port, log = dev_server_log
+    paths = (f"/invitation/{TOKEN}", f"/reset/{TOKEN}?next=/", f"/calendar/{TOKEN}.ics")
+    for path in (*paths, "/cases"):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).read()
+    for _ in range(50):  # the line is written just after the answer
+        if "GET /cases" in log.read_text():
+            break
+        time.sleep(0.1)
+    text = log.read_text()
+    assert "GET /invitation/[redacted] HTTP/1.1" in text
+    assert "GET /reset/[redacted]?next=/ HTTP/1.1" in text
+    assert "GET /calendar/[redacted] HTTP/1.1" in text
     assert "GET /cases" in text
     assert TOKEN not in text

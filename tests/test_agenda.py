@@ -410,3 +410,35 @@ def test_feed_fetches_are_limited_per_address(app, firm):
 def test_the_feed_token_never_reaches_the_access_log():
     line = "GET /calendar/Zk9sV3JtX2secret-token-Q1w2e3.ics HTTP/1.1"
     assert redact(line) == "GET /calendar/[redacted] HTTP/1.1"
+
+
+def test_feed_fetches_are_audited_once_per_person_address_and_utc_day(app, firm, monkeypatch):
+    path = create_link(browser(app, firm["attorney"]))  # audited now, from 127.0.0.1
+    staff_path = create_link(browser(app, firm["staff"]))
+    # The real clock's UTC day: the link's creation above is in that day's trail.
+    midnight = datetime.combine(datetime.now(timezone.utc).date(), datetime.min.time(),
+                                tzinfo=timezone.utc)
+    clock = [midnight]
+    monkeypatch.setattr("portal.agenda.routes.utcnow", lambda: clock[0])
+    home, office = app.test_client(), app.test_client()
+    office.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+
+    def fetched() -> list[tuple[int, str, date]]:
+        db.session.expire_all()
+        return [(e.actor_id, e.ip_address, e.occurred_at.date())
+                for e in actions("calendar.fetched")]
+
+    attorney, staff, today = firm["attorney"].id, firm["staff"].id, midnight.date()
+    assert home.get(path).status_code == 200
+    clock[0] = midnight + timedelta(hours=23, minutes=59)
+    assert home.get(path).status_code == 200  # a calendar app polling all day
+    assert fetched() == [(attorney, "127.0.0.1", today)]
+    assert office.get(path).status_code == 200  # the same link from somewhere else
+    assert office.get(path).status_code == 200
+    assert home.get(staff_path).status_code == 200  # someone else's link, same address
+    assert fetched() == [(attorney, "127.0.0.1", today), (attorney, "203.0.113.7", today),
+                         (staff, "127.0.0.1", today)]
+    clock[0] = midnight + timedelta(days=1)  # the next UTC day
+    assert home.get(path).status_code == 200
+    assert home.get(path).status_code == 200
+    assert fetched()[3:] == [(attorney, "127.0.0.1", today + timedelta(days=1))]

@@ -197,3 +197,89 @@ def test_earlier_files_of_a_request_are_marked_replaced(app, parole):
 def line_of(filename: str, page: str) -> str:
     """The list item that names ``filename``."""
     return re.search(rf"<li(?:\s[^>]*)?>((?:(?!</li>).)*{re.escape(filename)}.*?)</li>", page, re.S)[1]
+
+
+# --- the first checklist at intake --------------------------------------------------
+
+ADVANCE = "Also move the case to “Gathering evidence”"
+
+
+def only(proposed, *titles):
+    """The proposal with only the rows titled ``titles`` ticked."""
+    for row in proposed:
+        if row["title"] not in titles:
+            row["include"] = ""
+    return proposed
+
+
+def test_the_first_checklist_at_intake_moves_the_case_on_with_one_email_each(app, parole):
+    case, client = parole["case"], parole["client"]
+    case.stage = "intake"
+    db.session.commit()
+    attorney = signed_in(app, parole["attorney"])
+    page, proposed = open_checklist(attorney, case)
+    values = form_values(page.text)
+    assert ADVANCE in page.text and values["advance"] == "y"  # offered, ticked
+    response = attorney.submit(f"/cases/{case.uuid}/requests/checklist",
+                               as_form(only(proposed, PASSPORT, I134), advance="y",
+                                       version=values["version"]))
+    assert response.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(type(case), case.id).stage == "gathering_evidence"
+    # The client was asked for a document: that email is the only one they get.
+    recipients = sorted(m.recipient for m in db.session.scalars(select(OutboxMessage)))
+    assert recipients == sorted([client.email] + [s.email for s in parole["sponsors"]])
+    assert count(AuditEvent, AuditEvent.action == "case.stage_changed") == 1
+    page = signed_in(app, client).get(f"/cases/{case.uuid}").text
+    assert "Suba los documentos que le ha pedido su abogado." in page  # the new stage's to-do
+    assert "firme el acuerdo" not in page  # intake's "sign the engagement letter"
+
+
+def test_unticked_the_case_stays_at_intake(app, parole):
+    case = parole["case"]
+    case.stage = "intake"
+    db.session.commit()
+    attorney = signed_in(app, parole["attorney"])
+    page, proposed = open_checklist(attorney, case)
+    attorney.submit(f"/cases/{case.uuid}/requests/checklist",
+                    as_form(only(proposed, PASSPORT), version=form_values(page.text)["version"]))
+    db.session.expire_all()
+    assert db.session.get(type(case), case.id).stage == "intake"
+    assert count(DocumentRequest) == 1
+
+
+def test_asking_sponsors_only_still_tells_the_client_the_case_moved(app, parole):
+    case, client = parole["case"], parole["client"]
+    case.stage = "intake"
+    db.session.commit()
+    attorney = signed_in(app, parole["attorney"])
+    page, proposed = open_checklist(attorney, case)
+    attorney.submit(f"/cases/{case.uuid}/requests/checklist",
+                    as_form(only(proposed, I134), advance="y",
+                            version=form_values(page.text)["version"]))
+    kinds = {(m.recipient, m.template) for m in db.session.scalars(select(OutboxMessage))}
+    assert (client.email, "case_update") in kinds
+    assert not any(r == client.email and t == "request_new" for r, t in kinds)
+
+
+def test_a_stale_checklist_that_moves_the_case_saves_nothing(app, parole):
+    case = parole["case"]
+    case.stage = "intake"
+    db.session.commit()
+    attorney = signed_in(app, parole["attorney"])
+    page, proposed = open_checklist(attorney, case)
+    seen = form_values(page.text)["version"]
+    colleague = signed_in(app, parole["attorney"])  # another tab moves the case meanwhile
+    colleague.submit(f"/cases/{case.uuid}/stage", {"stage": "preparing_filing",
+                                                         "version": seen})
+    response = attorney.submit(f"/cases/{case.uuid}/requests/checklist",
+                               as_form(only(proposed, PASSPORT), advance="y", version=seen))
+    assert "Someone else changed this case while you were working on it." in response.text
+    assert count(DocumentRequest) == 0
+    db.session.expire_all()
+    assert db.session.get(type(case), case.id).stage == "preparing_filing"
+
+
+def test_past_intake_the_checklist_does_not_offer_to_move_the_case(app, parole):
+    page, _rows = open_checklist(signed_in(app, parole["attorney"]), parole["case"])
+    assert "Also move the case to" not in page.text

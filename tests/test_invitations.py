@@ -1,11 +1,14 @@
 """Inviting clients and sponsors to a case, and accepting the emailed link."""
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from portal.cases import invitations
 from portal.dev.embedded_s3 import free_port
 from portal.extensions import db
 from portal.models import CaseMembership, Invitation, OutboxMessage, OutboxState, User
@@ -222,3 +225,48 @@ def test_client_cannot_invite(app, make_user, make_case):
                                "language": "en"})
     assert response.status_code == 403
     assert count(Invitation) == 0
+
+
+# --- what the firm is told of the email, and one pending invitation per email --------
+
+def pending_line(page: str) -> str:
+    """The People panel's line of the pending invitation, as read."""
+    line = page.split('class="people pending-invitations"')[1].split("</li>")[0]
+    return " ".join(re.sub(r"<[^>]+>", " ", html.unescape(line)).split())
+
+
+def test_the_people_panel_says_whether_the_invitation_email_went_out(
+        app, client, attorney_case, mailbox, smtp_server):
+    _, case = attorney_case
+    app.config["MAIL_PORT"] = free_port()  # the mail server is down
+    response = invite(client, case)
+    page = client.get(response.headers["Location"]).text
+    assert ("The invitation to new.person@example.org is on its way. The People panel shows "
+            "when it has gone out.") in html.unescape(page)
+    assert "email on its way" in pending_line(page)
+
+    db.session.execute(update(OutboxMessage).values(state=OutboxState.FAILED))
+    db.session.commit()
+    assert ("the email could not be delivered: resend it or check the address"
+            in pending_line(client.get(f"/cases/{case.uuid}").text))
+
+    app.config["MAIL_PORT"] = smtp_server.port
+    client.submit(f"/cases/{case.uuid}/invitations/"
+                  f"{db.session.scalar(select(Invitation.uuid))}/resend")
+    assert "email sent" in pending_line(client.get(f"/cases/{case.uuid}").text)
+    assert [m["To"] for m in mailbox.messages] == ["new.person@example.org"]
+
+
+def test_the_database_holds_one_pending_invitation_per_email_and_case(
+        app, client, attorney_case, mailbox, monkeypatch):
+    """Two people inviting the same address at the same moment: each voided
+    nothing (there was nothing yet), and the second is told, not failed."""
+    _, case = attorney_case
+    invite(client, case)
+    monkeypatch.setattr(invitations, "_void_pending", lambda email, case: 0)  # the race
+    response = invite(client, case)
+    page = html.unescape(client.get(response.headers.get("Location", f"/cases/{case.uuid}")).text
+                         if response.status_code == 302 else response.text)
+    assert ("Someone else invited this person to the case at the same moment. Nothing more was "
+            "sent: the People panel shows the invitation.") in page
+    assert count(Invitation) == 1 and len(mailbox.messages) == 1

@@ -2,15 +2,12 @@
 type) into a stored_objects row with the version's UUID, and back on downgrade."""
 from __future__ import annotations
 
-import os
-import secrets
 import uuid
 from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
-from sqlalchemy.engine import make_url
 
 from portal.extensions import db
 
@@ -35,25 +32,6 @@ stored_objects = sa.table("stored_objects", sa.column("id"), sa.column("uuid", s
                           sa.column("content_type"), sa.column("case_id"),
                           sa.column("stored_by_id"), sa.column("stored_at", sa.DateTime(True)),
                           sa.column("purpose"), sa.column("state"))
-
-
-@pytest.fixture()
-def fresh_url(tmp_path):
-    """An empty database of its own: on the PostgreSQL server when one is
-    configured, else a SQLite file."""
-    server_url = os.environ.get("PORTAL_TEST_DATABASE_URL")
-    if not server_url:
-        yield f"sqlite:///{tmp_path}/m4.db"
-        return
-    server = make_url(server_url).set(drivername="postgresql+psycopg")
-    name = f"portal_m4_{secrets.token_hex(4)}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -303,3 +303,83 @@ def test_a_real_consumer_makes_the_reset_link_and_sends_it_once(app, consumer_qu
         stop(consumer)
     (message,) = held_mailbox.messages
     assert message["To"] == user.email and "/reset/" in message.get_content()
+
+
+# --- sent messages are not kept with their recipient for ever --------------------------
+
+def snapshot(message: OutboxMessage) -> tuple:
+    return (message.uuid, message.state, message.template, message.language, message.message_id,
+            message.created_at, message.sent_at, message.attempts)
+
+
+def test_a_month_after_sending_the_recipient_is_forgotten_but_the_row_and_audit_stay(
+        app, make_user, make_case, mailbox, smtp_server):
+    app.config["MAIL_PORT"] = free_port()  # the first attempt fails: last_error is filled
+    invite_people(make_user, make_case, ["rosa@example.org", "ines@example.org"])
+    app.config["MAIL_PORT"] = smtp_server.port
+    outbox.sweep(now=later(2))
+    app.config.update(MAIL_PORT=free_port(), OUTBOX_MAX_ATTEMPTS=1)
+    notify.queue_added_to_case("olga@example.org", "en")  # failed: an admin may retry it
+    db.session.commit()
+    rosa, ines, olga = messages()
+    assert [rosa.state, ines.state, olga.state] == [OutboxState.SENT] * 2 + [OutboxState.FAILED]
+    assert rosa.last_error and "Connection" in rosa.last_error
+    before = [snapshot(m) for m in (rosa, ines)]
+    trail = [(e.action, e.target) for e in db.session.scalars(select(AuditEvent)
+                                                                 .order_by(AuditEvent.id))]
+    assert ("invitation.created", "rosa@example.org") in trail
+
+    assert outbox.purge_sent(now=utcnow() + timedelta(days=29)) == 0
+    assert [m.recipient for m in messages()][:2] == ["rosa@example.org", "ines@example.org"]
+
+    assert outbox.purge_sent(now=utcnow() + timedelta(days=31)) == 2
+    rosa, ines, olga = messages()
+    for message in (rosa, ines):
+        assert message.recipient == "" and message.last_error is None
+        assert message.sealed_context is None
+    assert [snapshot(m) for m in (rosa, ines)] == before  # the row itself stays
+    # Not sent: kept whole for the admin, who may send it again.
+    assert olga.recipient == "olga@example.org" and olga.sealed_context is not None
+    assert olga.last_error
+    # The audit trail is append-only: not a row changed or removed.
+    assert [(e.action, e.target) for e in db.session.scalars(
+        select(AuditEvent).order_by(AuditEvent.id))] == trail
+    assert outbox.purge_sent(now=utcnow() + timedelta(days=31)) == 0
+
+
+def test_a_purge_works_in_bounded_batches_oldest_first(app, mailbox, monkeypatch):
+    for email in ("a@example.org", "b@example.org", "c@example.org"):
+        notify.queue_added_to_case(email, "en")
+        db.session.commit()
+    for minutes, message in zip((30, 20, 10), messages()):  # sent in that order
+        message.sent_at = utcnow() - timedelta(days=40, minutes=minutes)
+    db.session.commit()
+    monkeypatch.setattr(outbox, "PURGE_BATCH", 2)
+    monkeypatch.setattr(outbox, "PURGE_BATCHES_PER_RUN", 1)
+    assert outbox.purge_sent() == 2
+    assert [m.recipient for m in messages()] == ["", "", "c@example.org"]
+    assert outbox.purge_sent() == 1
+    assert outbox.purge_sent() == 0
+    monkeypatch.setattr(outbox, "PURGE_BATCHES_PER_RUN", 2)
+    notify.queue_added_to_case("d@example.org", "en")
+    db.session.commit()
+    for message in messages():
+        message.recipient, message.sent_at = "x@example.org", utcnow() - timedelta(days=40)
+    db.session.commit()
+    assert outbox.purge_sent() == 4  # two statements of two in one run
+
+
+def test_the_hourly_job_keeps_sent_recipients_for_the_configured_days(app, mailbox):
+    app.config["OUTBOX_KEEP_SENT_DAYS"] = 7
+    for email in ("old@example.org", "recent@example.org"):
+        notify.queue_added_to_case(email, "en")
+        db.session.commit()
+    old, recent = messages()
+    old.sent_at = utcnow() - timedelta(days=7, hours=1)
+    recent.sent_at = utcnow() - timedelta(days=6, hours=23)
+    db.session.commit()
+    for hour in (0, 13):  # the consumer runs it at twenty past every hour
+        assert "purge_sent" in {t.name for t in jobs.huey.read_periodic(datetime(2027, 1, 4,
+                                                                                 hour, 20))}
+    tasks.purge_sent()  # enqueued, and run at once in the tests' immediate mode
+    assert [m.recipient for m in messages()] == ["", "recent@example.org"]

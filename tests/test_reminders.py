@@ -107,3 +107,42 @@ def test_a_rejected_request_is_still_owed(app, family, mailbox):
     ask(family["case"], family["client"], "Passport bio page", TODAY + timedelta(days=1),
         RequestState.REJECTED)
     assert send_reminders(at(0)) == 1
+
+
+def test_a_zone_change_eastward_never_brings_two_reminders_within_24_hours(app, family,
+                                                                          mailbox):
+    case, client = family["case"], family["client"]
+    ask(case, client, "Passport bio page", TODAY + timedelta(days=1))  # reminded on 15 March
+    ask(case, client, "I-134", TODAY + timedelta(days=4))  # and on 16 March (3 days before)
+    assert send_reminders(at(0)) == 1  # 10:00 on 15 March in Caracas
+    client.timezone = "Asia/Tokyo"  # 13 hours ahead: 16 March begins in Tokyo at 15:00 UTC
+    db.session.commit()
+    # From 00:00 UTC it is past 09:00 on 16 March in Tokyo, and a reminder is due
+    # that day; the hourly runs send nothing until 24 hours after the last one.
+    assert [send_reminders(at(0, hours=hour)) for hour in range(1, 24)] == [0] * 23
+    assert send_reminders(at(1)) == 1  # 23:00 on 16 March in Tokyo
+    assert len(mailbox.messages) == 2
+
+
+def test_a_zone_change_westward_does_not_give_back_a_day_already_reminded(app, family,
+                                                                          mailbox):
+    case, client = family["case"], family["client"]
+    client.timezone = "Asia/Tokyo"
+    db.session.commit()
+    ask(case, client, "Passport bio page", TODAY + timedelta(days=2))  # 1 day before: 16 March
+    assert send_reminders(at(1, hours=-13)) == 1  # 01:00 UTC: 10:00 on 16 March in Tokyo
+    client.timezone = "America/Caracas"  # back to the evening of 15 March
+    ask(case, client, "I-134", TODAY + timedelta(days=1))  # due the 16th: remind on the 15th
+    # The rest of 15 March in Caracas: nothing within 24 hours; then 16 March,
+    # a day already reminded (in Tokyo).
+    assert [send_reminders(at(1, hours=hour)) for hour in range(-12, 23)] == [0] * 35
+    assert send_reminders(at(2, hours=-1)) == 1  # 09:00 on 17 March in Caracas: one day late
+
+
+def test_the_runs_few_seconds_of_jitter_do_not_push_the_next_days_reminder_back(app, family,
+                                                                               mailbox):
+    ask(family["case"], family["client"], "Passport bio page", TODAY + timedelta(days=1))
+    ask(family["case"], family["client"], "I-134", TODAY + timedelta(days=4))
+    assert send_reminders(at(0, hours=-55 / 60 + 3 / 3600)) == 1  # 13:05:03 UTC
+    # The next day's run starts two seconds earlier in its hour: still sent at 09:05.
+    assert send_reminders(at(1, hours=-55 / 60 + 1 / 3600)) == 1  # 13:05:01 UTC

@@ -1,4 +1,5 @@
-"""case team: every assigned attorney on their case's team; invitations know their email
+"""case team: every assigned attorney on their case's team; invitations know their email;
+the sent emails still to be blanked are indexed
 
 Revision ID: 0011
 Revises: 0010
@@ -6,7 +7,8 @@ Revises: 0010
 Access to a case is now its team (the memberships) alone, so an assigned
 attorney not yet a member is made one. Invitations point at the outbox row
 of their email (the firm sees whether it went out), and the database keeps
-one pending invitation per email and case.
+one pending invitation per email and case. The periodic purge of sent
+emails finds the ones it has not blanked yet through a partial index.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -18,6 +20,7 @@ branch_labels = None
 depends_on = None
 
 PENDING = "used_at IS NULL AND voided_at IS NULL"
+UNPURGED = "recipient <> ''"
 
 
 def upgrade():
@@ -40,9 +43,15 @@ def upgrade():
                                     'outbox_messages', ['outbox_message_id'], ['id'])
         batch_op.create_index('uq_invitations_pending', ['email', 'case_id'], unique=True,
                               postgresql_where=sa.text(PENDING), sqlite_where=sa.text(PENDING))
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_messages_sent_unpurged', ['sent_at'], unique=False,
+                              postgresql_where=sa.text(UNPURGED),
+                              sqlite_where=sa.text(UNPURGED))
 
 
 def downgrade():
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_messages_sent_unpurged')
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.drop_index('uq_invitations_pending')
         batch_op.drop_constraint('fk_invitations_outbox_message_id_outbox_messages',

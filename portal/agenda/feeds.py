@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, time
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -20,7 +21,7 @@ from portal import audit, notify
 from portal.agenda.permissions import can_use_agenda
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import CalendarFeed, User
+from portal.models import AuditEvent, CalendarFeed, User
 from portal.models.types import utcnow
 
 
@@ -80,14 +81,29 @@ def revoke_feed(actor: User) -> bool:
     return True
 
 
-def open_feed(token: str) -> User | None:
+def _fetched_today(owner: User, address: str | None, now: datetime) -> bool:
+    """Whether a fetch of ``owner``'s feed from ``address`` is already in the
+    trail for ``now``'s UTC day. The range on the indexed ``occurred_at``
+    keeps the look-up to one day's rows, however long the trail grows."""
+    start_of_day = datetime.combine(now.date(), time(), tzinfo=now.tzinfo)
+    return db.session.scalar(
+        select(AuditEvent.id)
+        .where(AuditEvent.occurred_at >= start_of_day, AuditEvent.action == "calendar.fetched",
+               AuditEvent.actor_id == owner.id, AuditEvent.ip_address == address)
+        .limit(1)) is not None
+
+
+def open_feed(token: str, address: str | None, now: datetime) -> User | None:
     """The person whose feed ``token`` opens, if they may still have one.
 
     Anything else (an unknown, revoked, renewed or malformed token, or the
     feed of someone deactivated or no longer with the firm) returns None
     after recording ``calendar.denied`` (never the token) and committing.
     A feed that opens is recorded as ``calendar.fetched`` (who, from where:
-    a copied address in use shows up in the trail), committed.
+    a copied address in use shows up in the trail), committed, once per
+    person, client ``address`` and UTC day of ``now`` (UTC): calendar apps
+    poll all day, and a row per poll would bury the trail. Two fetches at
+    the very same moment may both be recorded.
     """
     owner = db.session.scalar(select(User).join(CalendarFeed, CalendarFeed.user_id == User.id)
                               .where(CalendarFeed.token_hash == _token_hash(token)))
@@ -96,6 +112,7 @@ def open_feed(token: str) -> User | None:
                      reason="unknown" if owner is None else "no_agenda")
         db.session.commit()
         return None
-    audit.record("calendar.fetched", actor=owner)
-    db.session.commit()
+    if not _fetched_today(owner, address, now):
+        audit.record("calendar.fetched", actor=owner).occurred_at = now
+        db.session.commit()
     return owner

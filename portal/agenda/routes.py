@@ -71,10 +71,10 @@ def revoke_feed():
 def calendar_feed(token: str):
     """The agenda as an iCalendar feed, for calendar apps (public: the
     secret address is the credential). Anything wrong is a plain 404."""
-    owner = feeds.open_feed(token)
+    now = utcnow()
+    owner = feeds.open_feed(token, request.remote_addr, now)
     if owner is None:
         abort(404)
-    now = utcnow()
     response = Response(ics.calendar(owner, services.feed_items(owner, now), now),
                         content_type="text/calendar; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"

@@ -3,7 +3,8 @@ consumer, then the app.
 
 Everything lives under ``instance/`` (the job queue in ``instance/jobs.sqlite``);
 running it again reuses the data. Ctrl-C stops the app, the consumer, then
-the S3 server.
+the S3 server. Its request log leaves out the tokens of invitation, reset and
+calendar links, as production's access log does (``portal.accesslog``).
 """
 from __future__ import annotations
 
@@ -11,15 +12,33 @@ import os
 import signal
 from pathlib import Path
 
+from flask import Flask
 from flask_migrate import upgrade
+from werkzeug.serving import WSGIRequestHandler
 
 from portal import ROOT, create_app, jobs
+from portal.accesslog import redact
 from portal.dev import demo
 from portal.dev.embedded_s3 import EmbeddedS3
 
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+class RedactingRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, whose log lines (one per request, and
+    errors quoting the request line) have secret links' tokens replaced."""
+
+    def log(self, type: str, message: str, *args) -> None:
+        super().log(type, "%s", redact(message % args if args else message))
+
+
+def serve(app: Flask, port: int) -> None:
+    """Serve ``app`` on http://127.0.0.1:``port`` until interrupted, logging
+    each request without the tokens of secret links."""
+    app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False,
+            request_handler=RedactingRequestHandler)
 
 
 def start_consumer(app):
@@ -58,7 +77,7 @@ def main() -> None:
         print("Starting a job consumer (mail is sent by it) ...", flush=True)
         consumer = start_consumer(app)
         print(f"\nThe portal is at http://127.0.0.1:{port}  (Ctrl-C stops it)\n", flush=True)
-        app.run(host="127.0.0.1", port=port, threaded=True, use_reloader=False)
+        serve(app, port)
     except KeyboardInterrupt:
         pass
     finally:

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, Index, Integer, LargeBinary, String
+from sqlalchemy import Enum, Index, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -26,6 +26,8 @@ class OutboxState(str, enum.Enum):
     UNKNOWN = "unknown"
 
 
+# A sent message whose recipient is not blanked yet.
+UNPURGED = "recipient <> ''"
 # Messages a job may claim and send.
 SENDABLE = (OutboxState.PENDING, OutboxState.RETRY)
 # Messages an admin may send again.
@@ -35,10 +37,15 @@ RETRYABLE = (OutboxState.FAILED, OutboxState.UNKNOWN)
 class OutboxMessage(db.Model):
     """One email. Its context (which may hold a link with a token) is sealed
     with the master key, bound to the row's UUID, and wiped once sent; the
-    body is rendered only when sending, in the recipient's language."""
+    body is rendered only when sending, in the recipient's language. The
+    recipient and last error of a sent message are blanked
+    ``OUTBOX_KEEP_SENT_DAYS`` later (``portal.outbox.services.purge_sent``)."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_state_next", "state", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_messages_state_next", "state", "next_attempt_at"),
+                      # The sent messages whose recipient is still to be blanked.
+                      Index("ix_outbox_messages_sent_unpurged", "sent_at",
+                            postgresql_where=text(UNPURGED), sqlite_where=text(UNPURGED)))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[uuid.UUID] = public_id()

@@ -32,6 +32,12 @@ from portal.models.types import utcnow
 log = logging.getLogger(__name__)
 # The most rows one sweep hands to the queue; the next sweep takes the rest.
 SWEEP_BATCH = 500
+# The most sent messages one statement of a purge redacts, and the most such
+# statements (each its own transaction) one run makes; the next run goes on.
+PURGE_BATCH = 500
+PURGE_BATCHES_PER_RUN = 10
+# What a purged message's recipient reads (the column cannot be NULL).
+REDACTED_RECIPIENT = ""
 
 
 def _associated(message_uuid: uuid.UUID) -> bytes:
@@ -131,6 +137,40 @@ def sweep(now: datetime | None = None) -> int:
     for message_uuid in due:
         tasks.deliver(str(message_uuid))
     return len(due)
+
+
+def purge_sent(now: datetime | None = None) -> int:
+    """The hourly job's work: forget who got each email sent more than
+    ``OUTBOX_KEEP_SENT_DAYS`` days before ``now``. The recipient address
+    and the last error (a mail server's reply may quote the address) are
+    blanked; the sealed context was wiped at send already (set to NULL
+    again all the same). The row stays (kind, language, state, dates,
+    Message-ID) for the counts and for whatever shows that an email went
+    out, and so does the audit trail. Works in batches of ``PURGE_BATCH``
+    rows, at most ``PURGE_BATCHES_PER_RUN`` a run, each committed on its
+    own; returns how many messages it purged."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=current_app.config["OUTBOX_KEEP_SENT_DAYS"])
+    purged = 0
+    for _ in range(PURGE_BATCHES_PER_RUN):
+        batch = db.session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.state == OutboxState.SENT, OutboxMessage.sent_at < cutoff,
+                   OutboxMessage.recipient != REDACTED_RECIPIENT)
+            .order_by(OutboxMessage.sent_at).limit(PURGE_BATCH)).all()
+        if not batch:
+            break
+        db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(batch), OutboxMessage.state == OutboxState.SENT)
+            .values(recipient=REDACTED_RECIPIENT, last_error=None, sealed_context=None)
+            .execution_options(synchronize_session=False))
+        db.session.commit()
+        purged += len(batch)
+    if purged:
+        log.info("forgot the recipients of %s email(s) sent before %s", purged,
+                 f"{cutoff:%Y-%m-%d %H:%M}")
+    return purged
 
 
 def retry(actor: User, message: OutboxMessage) -> None:

@@ -1,4 +1,5 @@
-"""Jobs of the mail outbox: deliver one message; sweep every minute."""
+"""Jobs of the mail outbox: deliver one message; sweep every minute; forget
+the recipients of old sent messages every hour."""
 from __future__ import annotations
 
 import uuid
@@ -21,3 +22,11 @@ def sweep() -> None:
     between commit and enqueue, a retry after a failure) and mark crashed
     sends 'unknown'."""
     services.sweep()
+
+
+@jobs.periodic_task(crontab(minute="20"))
+def purge_sent() -> None:
+    """Blank the recipient (and last error) of messages sent more than
+    ``OUTBOX_KEEP_SENT_DAYS`` ago, a bounded batch a run (hourly, so a
+    backlog, e.g. after the first deploy, is worked off within hours)."""
+    services.purge_sent()

@@ -7,6 +7,11 @@ requests are due, once their local clock has reached
 ``REMINDER_LOCAL_HOUR`` (nobody is woken at midnight). A ``RequestReminder``
 row per person and local day makes a second run, or a second consumer,
 send nothing more.
+
+A new time zone can start a person's next day hours after their last
+reminder (moving east), or give them back a day already had (moving west):
+so a reminder also waits until 24 hours have passed since the last one,
+whichever zone it went out in, even if that puts it later in their day.
 """
 from __future__ import annotations
 
@@ -30,6 +35,23 @@ def reminder_due(due_on: date, today: date) -> bool:
     if days_left >= 0:
         return days_left in current_app.config["REMINDER_DAYS_BEFORE"]
     return (-days_left - 1) % current_app.config["REMINDER_OVERDUE_EVERY_DAYS"] == 0
+
+
+def _reminded_within_a_day(person: User, now: datetime, today: date) -> bool:
+    """Whether ``person`` got a reminder less than 24 hours before ``now``.
+
+    Hours are counted whole: the hourly run starts a few seconds earlier or
+    later each time, and yesterday's 13:05:03 must not hold back today's
+    13:05:01 by an hour. The ``sent_on`` bound keeps the look-up within the
+    unique index (a reminder of the last 24 hours, in any zone, fell on one
+    of the last three local days)."""
+    since = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    return db.session.scalar(
+        select(RequestReminder.id)
+        .where(RequestReminder.user_id == person.id,
+               RequestReminder.sent_on >= today - timedelta(days=3),
+               RequestReminder.created_at >= since)
+        .limit(1)) is not None
 
 
 def _due_by_person(now: datetime) -> dict[User, list[DocumentRequest]]:
@@ -58,9 +80,9 @@ def send_reminders(now: datetime) -> int:
         if local.hour < current_app.config["REMINDER_LOCAL_HOUR"]:
             continue
         due = [r for r in requests if reminder_due(r.due_on, local.date())]
-        if not due:
+        if not due or _reminded_within_a_day(person, now, local.date()):
             continue
-        db.session.add(RequestReminder(user_id=person.id, sent_on=local.date()))
+        db.session.add(RequestReminder(user_id=person.id, sent_on=local.date(), created_at=now))
         try:
             db.session.flush()
         except IntegrityError:  # already reminded today, by an earlier run or another consumer

@@ -147,7 +147,10 @@ def send_checklist(case_uuid: str):
     if form.validate_on_submit():
         positions, items, row_errors = _rows_to_send(form, case)
         if not row_errors:
-            move_to = next_step.key if next_step and form.advance.data else None
+            # Offered when the page was loaded (its version came with it): if the
+            # case moved meanwhile, the service refuses the stale form.
+            move_to = (_second_step(case).key
+                       if form.advance.data and form.version.data is not None else None)
             try:
                 sent = services.send_requests(current_user, case, items, move_to,
                                               form.version.data)
@@ -159,7 +162,8 @@ def send_checklist(case_uuid: str):
                 flash(ngettext("%(num)d request was sent.", "%(num)d requests were sent.",
                                len(sent)), "success")
                 if move_to:
-                    flash(_("The case moved to “%(stage)s”.", stage=next_step.title), "success")
+                    flash(_("The case moved to “%(stage)s”.", stage=_second_step(case).title),
+                          "success")
                 return _back(case)
     elif request.method == "POST":
         flash(_("The checklist was not sent: please check the dates and try again."), "error")
@@ -168,13 +172,18 @@ def send_checklist(case_uuid: str):
                            case_type=get_case_type(case.case_type))
 
 
+def _second_step(case: Case):
+    """The step after the first on the case type's usual way through, if any."""
+    steps = get_case_type(case.case_type).steps
+    return steps[1] if len(steps) > 1 else None
+
+
 def _step_after_intake(case: Case):
     """The step after the first, while the case is at its type's first step:
     the first checklist offers to move the case there, so the client is no
     longer told to finish the intake while being asked for documents."""
-    steps = get_case_type(case.case_type).steps
-    if len(steps) > 1 and case.stage == steps[0].key:
-        return steps[1]
+    if case.stage == get_case_type(case.case_type).steps[0].key:
+        return _second_step(case)
     return None
 
 
