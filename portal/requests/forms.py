@@ -23,6 +23,8 @@ class DecisionForm(FlaskForm):
     """Accept, reject (with a reason the person reads), waive or re-open."""
 
     decision = HiddenField(validators=[AnyOf(("accept", "reject", "waive", "reopen"))])
+    # The newest file the reviewer saw ("" for none): a decision is on that file.
+    seen = HiddenField()
     reason = TextAreaField(_l("Reason (the person will read it)"),
                            validators=[Optional(), Length(max=2000)])
 

@@ -220,7 +220,7 @@ def decide_request(case_uuid: str, request_uuid: str):
         return _back(case)
     try:
         services.decide(current_user, case, document_request, form.decision.data,
-                        form.reason.data or "")
+                        form.reason.data or "", form.seen.data)
     except ServiceError as error:
         flash(error.message, "error")
     else:

@@ -258,13 +258,24 @@ def record_submission(actor: User, case: Case, document_request: DocumentRequest
             notify.queue_request_submitted(member.email, member.language, _case_link(case))
 
 
+def _conflict(actor: User, case: Case, document_request: DocumentRequest, decision: str) -> None:
+    """Record that ``decision`` came too late (the request or its file changed first)."""
+    audit.record("request.decision_conflict", actor=actor, case=case,
+                 target=str(document_request.uuid), decision=decision,
+                 state=document_request.state.value)
+    db.session.commit()
+
+
 def decide(actor: User, case: Case, document_request: DocumentRequest, decision: str,
-           reason: str = "") -> DocumentRequest:
+           reason: str = "", seen: str | None = None) -> DocumentRequest:
     """Accept, reject (``reason`` required; the person reads it), waive or
-    re-open a request. Raises ``ServiceError`` when ``actor`` is not on the
-    attorney team, the decision is unknown or a rejection has no reason, and
+    re-open a request. ``seen`` is the UUID of the newest file the reviewer
+    had in front of them ("" for none; None when not known). Raises
+    ``ServiceError`` when ``actor`` is not on the attorney team, the
+    decision is unknown or a rejection has no reason, and
     ``DecisionConflict`` (audited) when the request is no longer in a state
-    the decision applies to, typically because another reviewer was first."""
+    the decision applies to, typically because another reviewer was first,
+    or a newer file arrived than the one seen (a decision is on a file)."""
     if not can_review(actor, case):
         raise ServiceError(_l("You do not have permission to do that."))
     if decision not in DECISIONS:
@@ -273,6 +284,13 @@ def decide(actor: User, case: Case, document_request: DocumentRequest, decision:
     if decision == "reject" and not reason:
         raise ServiceError(_l("Please say why the file is rejected: the person will read it."))
     sources, target = DECISIONS[decision]
+    newest = str(document_request.versions[-1].uuid) if document_request.versions else ""
+    # A state the decision no longer applies to is reported as such (below).
+    if seen is not None and seen != newest and document_request.state in sources:
+        _conflict(actor, case, document_request, decision)
+        raise DecisionConflict(_l("A new file arrived for this request after you loaded the "
+                                  "page; nothing was changed. Look at it before you decide."),
+                               document_request.state)
     moved = db.session.execute(
         update(DocumentRequest)
         .where(DocumentRequest.id == document_request.id, DocumentRequest.state.in_(sources))
@@ -282,10 +300,7 @@ def decide(actor: User, case: Case, document_request: DocumentRequest, decision:
     if moved != 1:
         db.session.rollback()
         db.session.refresh(document_request)
-        audit.record("request.decision_conflict", actor=actor, case=case,
-                     target=str(document_request.uuid), decision=decision,
-                     state=document_request.state.value)
-        db.session.commit()
+        _conflict(actor, case, document_request, decision)
         raise DecisionConflict(_l("This request is now %(state)s; nothing was changed.",
                                   state=STATE_LABELS[document_request.state]),
                                document_request.state)
