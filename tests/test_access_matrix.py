@@ -66,6 +66,11 @@ EXPECTED = {
                                           other_attorney=404, staff=303, admin=303),
     ("cases.close_case", "POST"): outcome(client=403, sponsor=403, attorney=303,
                                           other_attorney=404, staff=303, admin=303),
+    # The case team: posted empty, the form's errors are flashed on the case page.
+    ("cases.add_team_member", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                               other_attorney=404, staff=303, admin=303),
+    ("cases.remove_team_member", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                                  other_attorney=404, staff=303, admin=303),
     ("cases.add_note", "POST"): outcome(client=403, sponsor=403, attorney=303,
                                         other_attorney=404, staff=303, admin=303),
     # Opening a case is the firm's; posted empty, the form is re-shown with its errors.
@@ -128,6 +133,10 @@ EXPECTED = {
                                                other_attorney=404, staff=303, admin=303),
     ("uscis.mark_attended", "POST"): outcome(client=403, sponsor=403, attorney=303,
                                              other_attorney=404, staff=303, admin=303),
+    ("uscis.edit_appointment", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                                other_attorney=404, staff=303, admin=303),
+    ("uscis.remove_appointment", "POST"): outcome(client=403, sponsor=403, attorney=303,
+                                                  other_attorney=404, staff=303, admin=303),
     ("uscis.record_rfe", "POST"): outcome(client=403, sponsor=403, attorney=303,
                                           other_attorney=404, staff=303, admin=303),
     ("uscis.answer_rfe", "POST"): outcome(client=403, sponsor=403, attorney=303,

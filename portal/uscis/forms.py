@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, IntegerField, RadioField, SelectField,
                      StringField, TextAreaField, TimeField)
-from wtforms.validators import InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import HiddenInput
 
 from portal.models import Decision
@@ -56,6 +56,19 @@ class AppointmentForm(_EventForm):
     day = DateField(_l("Date"), validators=_DATE)
     at = TimeField(_l("Time (your time zone)"), validators=[Optional()])
     place = StringField(_l("Place (optional)"), validators=[Length(max=200)])
+
+
+class EditAppointmentForm(AppointmentForm, _VersionedForm):
+    """A change to an appointment, on the attorney's clock (the panel fills
+    in its current values), against the case version the person saw."""
+
+
+class RemoveAppointmentForm(_VersionedForm):
+    """Removing an appointment: the box is the confirmation, ticked by hand."""
+
+    confirm = BooleanField(_l("Yes, remove this appointment"), validators=[DataRequired(
+        # Translators: shown when the box confirming an appointment's removal was not ticked.
+        message=_l("Tick the box to confirm that the appointment should be removed."))])
 
 
 class AttendedForm(_EventForm):

@@ -36,17 +36,42 @@ def _status(e: TimelineEvent) -> str:
                        date=_date(e.data["on"]), status=_(e.data["title"])))
 
 
-def _appointment(e: TimelineEvent) -> str:
-    starts_at = datetime.fromisoformat(e.data["starts_at"])  # shown on the reader's clock
+def _when(value: str) -> str:
+    starts_at = datetime.fromisoformat(value)  # shown on the reader's clock
     # Translators: an appointment's day and time, e.g. "July 15, 2027 at 3:30 PM".
-    when = _("%(date)s at %(time)s", date=format_date(starts_at, "long"),
+    return _("%(date)s at %(time)s", date=format_date(starts_at, "long"),
              time=format_time(starts_at, "short"))
+
+
+def _appointment(e: TimelineEvent) -> str:
+    when = _when(e.data["starts_at"])
     place = e.data.get("place")
     if e.data["kind"] == "interview":
         return (_("USCIS interview: %(when)s at %(place)s.", when=when, place=place) if place
                 else _("USCIS interview: %(when)s.", when=when))
     return (_("Biometrics appointment: %(when)s at %(place)s.", when=when, place=place) if place
             else _("Biometrics appointment: %(when)s.", when=when))
+
+
+def _appointment_changed(e: TimelineEvent) -> str:
+    when, place = _when(e.data["starts_at"]), e.data.get("place")
+    if e.data["kind"] == "interview":
+        return (_("The USCIS interview has changed: it is now on %(when)s at %(place)s.",
+                  when=when, place=place) if place
+                else _("The USCIS interview has changed: it is now on %(when)s.", when=when))
+    return (_("The biometrics appointment has changed: it is now on %(when)s at %(place)s.",
+              when=when, place=place) if place
+            else _("The biometrics appointment has changed: it is now on %(when)s.", when=when))
+
+
+def _appointment_removed(e: TimelineEvent) -> str:
+    if not e.data.get("starts_at"):
+        return (_("The USCIS interview is no longer scheduled.") if e.data["kind"] == "interview"
+                else _("The biometrics appointment is no longer scheduled."))
+    when = _when(e.data["starts_at"])
+    if e.data["kind"] == "interview":
+        return _("The USCIS interview of %(when)s is no longer scheduled.", when=when)
+    return _("The biometrics appointment of %(when)s is no longer scheduled.", when=when)
 
 
 def _attended(e: TimelineEvent) -> str:
@@ -92,6 +117,8 @@ USCIS_HEADLINES = {
     "uscis.receipt": _receipt,
     "uscis.status": _status,
     "uscis.appointment": _appointment,
+    "uscis.appointment_changed": _appointment_changed,
+    "uscis.appointment_removed": _appointment_removed,
     "uscis.appointment_attended": _attended,
     "uscis.rfe": _rfe,
     "uscis.rfe_answered": _rfe_answered,

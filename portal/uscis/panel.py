@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.models import Case, CaseDeadline, Decision, ExpediteRequest, TimelineEvent, User
 from portal.models.case import UrgencyFlag
 from portal.cases.changes import distinct_ids
-from portal.requests.services import today_for
+from portal.requests.services import local_now, today_for
 from portal.uscis import appointments, expedite, forms, rfe
 from portal.uscis.decision import PAROLED, reparole_file_by
 from portal.uscis.labels import (DEADLINE_LABELS, DECISION_LABELS, EXPEDITE_ANSWERS,
@@ -61,6 +61,8 @@ class Panel:
     parole: ParolePeriod | None
     expedites: list[ExpediteRequest] | None = None  # the firm only
     forms: dict = field(default_factory=dict)  # the firm only, on an open case
+    # Per appointment not attended (by UUID): its "edit" and "remove" forms, as ``forms``.
+    appointment_forms: dict = field(default_factory=dict)
     today: date | None = None
     labels: dict = field(default_factory=lambda: {
         "deadline": DEADLINE_LABELS, "decision": DECISION_LABELS, "expedite": EXPEDITE_LABELS,
@@ -107,16 +109,45 @@ def _status_choices(case: Case) -> list[tuple[str, str]]:
     return choices
 
 
+def _on_your_clock(form) -> None:
+    # The time is typed on the attorney's clock: say which, as the reader knows it.
+    form.at.description = _("Your time zone: %(zone)s.", zone=appointments.zone_name())
+
+
+def _appointment_forms(user: User, case: Case, listed: list[CaseDeadline]) -> dict:
+    """The edit and remove forms of each listed appointment not attended,
+    the edit form filled in with its kind, place, and day and time on
+    ``user``'s clock."""
+    zone = local_now(user).tzinfo
+    found = {}
+    for appointment in listed:
+        if appointment.met_on is not None or appointment.starts_at is None:
+            continue
+        local = appointment.starts_at.astimezone(zone)
+        edit = forms.EditAppointmentForm(
+            formdata=None, version=case.version, kind=appointment.kind.value,
+            day=local.date(), at=local.time().replace(second=0, microsecond=0),
+            place=appointment.place)
+        _on_your_clock(edit)
+        found[appointment.uuid] = distinct_ids(f"uscis-{appointment.uuid}", {
+            "edit": edit,
+            "remove": forms.RemoveAppointmentForm(formdata=None, version=case.version),
+        })
+    return found
+
+
 def _forms(case: Case, today: date) -> dict:
     """The firm's forms, each against the case's current version."""
     version = {"version": case.version, "formdata": None}
+    appointment = forms.AppointmentForm(formdata=None)
+    _on_your_clock(appointment)
     status_form = forms.StatusForm(**version)
     status_form.status.choices = _status_choices(case)
     case_type = get_case_type(case.case_type)
     return distinct_ids("uscis", {
         "receipt": forms.ReceiptForm(**version),
         "status": status_form if case_type.uscis_statuses else None,
-        "appointment": forms.AppointmentForm(formdata=None),
+        "appointment": appointment,
         "rfe": forms.RfeForm(**version),
         "rfe_answered": forms.RfeAnsweredForm(sent_on=today, **version),
         "decision": forms.DecisionForm(**version),
@@ -150,4 +181,5 @@ def uscis_panel(user: User, case: Case) -> dict:
         panel.expedites = expedite.expedite_requests(case)
     if can_manage_case(user, case) and case.closed_on is None:
         panel.forms = _forms(case, today)
+        panel.appointment_forms = _appointment_forms(user, case, panel.appointments)
     return {"uscis": panel}

@@ -13,6 +13,8 @@ from portal.uscis import appointments, decision, expedite, forms, rfe, status
 from portal.uscis.permissions import get_deadline_or_404, get_expedite_or_404
 
 bp = Blueprint("uscis", __name__)
+# Pages that show an appointment's time (the case page, the agenda) name the reader's zone.
+bp.add_app_template_global(appointments.zone_name, "zone_name")
 
 def _tracked_case(case_uuid: str) -> Case:
     """The case, for a change only its attorney team may make (403 for
@@ -76,6 +78,37 @@ def mark_attended(case_uuid: str, deadline_uuid: str):
     return _apply(case, form, lambda: appointments.mark_attended(
         current_user, case, appointment, form.on.data, **_texts(form)),
         done=_("Saved. Only the firm sees this unless you wrote to the client."))
+
+
+def _who_was_told(event) -> None:
+    if event.client_visible:
+        flash(_("The client sees it on their timeline."), "info")
+    else:
+        flash(_("Only the firm sees this on the timeline: the client was never told of "
+                "this appointment there."), "info")
+
+
+@bp.route("/cases/<case_uuid>/uscis/appointments/<deadline_uuid>/edit", methods=["POST"])
+def edit_appointment(case_uuid: str, deadline_uuid: str):
+    """Change an appointment's kind, day, time or place."""
+    case = _tracked_case(case_uuid)
+    appointment = get_deadline_or_404(case, deadline_uuid, current_user)
+    form = forms.EditAppointmentForm()
+    return _apply(case, form, lambda: appointments.edit_appointment(
+        current_user, case, appointment, form.version.data, form.kind.data, form.day.data,
+        form.at.data, form.place.data or "", **_texts(form)),
+        done=_("The appointment was changed."), then=_who_was_told)
+
+
+@bp.route("/cases/<case_uuid>/uscis/appointments/<deadline_uuid>/remove", methods=["POST"])
+def remove_appointment(case_uuid: str, deadline_uuid: str):
+    """Remove an appointment (cancelled, or entered by mistake)."""
+    case = _tracked_case(case_uuid)
+    appointment = get_deadline_or_404(case, deadline_uuid, current_user)
+    form = forms.RemoveAppointmentForm()
+    return _apply(case, form, lambda: appointments.remove_appointment(
+        current_user, case, appointment, form.version.data, **_texts(form)),
+        done=_("The appointment was removed."), then=_who_was_told)
 
 
 @bp.route("/cases/<case_uuid>/uscis/rfe", methods=["POST"])
