@@ -244,3 +244,11 @@ def login_as(client):
         assert response.status_code == 302, response.text
         return response
     return login
+
+
+@pytest.fixture()
+def as_client(client, login_as, people):
+    """The test client signed in as ``people["client"]``, from the ``people``
+    fixture of the module that asks (each module says who its case holds)."""
+    login_as(people["client"])
+    return client

@@ -14,7 +14,7 @@ from portal.evidence import services
 from portal.evidence.reconcile import reconcile
 from portal.extensions import db
 from portal.models import AuditEvent, ObjectState, Purpose, StoredObject, VersionStatus
-from tests.uploads import PDF, upload, versions
+from tests.uploads import PDF, documents_url, pending_uploads, stored_keys, upload, versions
 
 
 @pytest.fixture()
@@ -22,20 +22,6 @@ def people(make_user, make_case):
     client, attorney = make_user("client"), make_user("attorney")
     return dict(client=client, attorney=attorney,
                 case=make_case(attorney=attorney, client=client))
-
-
-@pytest.fixture()
-def as_client(client, login_as, people):
-    login_as(people["client"])
-    return client
-
-
-def url(case) -> str:
-    return f"/cases/{case.uuid}/documents"
-
-
-def keys(app) -> list[str]:
-    return [o.key for o in app.extensions["storage"].list_objects("cases/")]
 
 
 def set_state(version, state: ObjectState) -> None:
@@ -46,13 +32,14 @@ def set_state(version, state: ObjectState) -> None:
 
 
 def test_an_upload_is_a_stored_object_its_version_points_at(app, as_client, people):
-    upload(as_client, url(people["case"]), [("passport.pdf", [PDF + b"x" * 1000])])
+    upload(as_client, documents_url(people["case"]), [("passport.pdf", [PDF + b"x" * 1000])])
     (version,) = versions()
     stored = db.session.scalar(select(StoredObject))
     assert version.stored_object_id == stored.id
     # One UUID for both: it is the associated data the object is encrypted with.
     assert stored.uuid == version.uuid
-    assert stored.key == f"cases/{people['case'].uuid}/{stored.uuid}" and keys(app) == [stored.key]
+    assert stored.key == f"cases/{people['case'].uuid}/{stored.uuid}"
+    assert stored_keys(app) == [stored.key]
     assert (stored.size, stored.sha256) == (len(PDF) + 1000,
                                            hashlib.sha256(PDF + b"x" * 1000).hexdigest())
     assert (stored.content_type, stored.purpose, stored.state) == (
@@ -75,7 +62,7 @@ def test_the_vault_stores_and_opens_an_object_for_any_owner(app, people):
                             sha256=stored.sha256, content_type=stored.content_type)
     with pytest.raises(vault.IntegrityFailure):
         b"".join(vault.open(impostor))
-    assert vault.delete(stored) and keys(app) == []
+    assert vault.delete(stored) and stored_keys(app) == []
 
 
 @pytest.mark.parametrize("limit", ["max_size", "room"])
@@ -84,40 +71,41 @@ def test_the_vault_refuses_past_a_limit_and_stores_nothing(app, people, limit):
     with pytest.raises(vault.TooLarge if limit == "max_size" else vault.NoRoom):
         vault.put([PDF, b"x" * 5000], case=people["case"], stored_by=people["attorney"],
                   purpose=Purpose.DOCUMENT_VERSION, content_type="application/pdf", **sizes)
-    assert keys(app) == [] and list(app.extensions["storage"].pending_uploads("cases/")) == []
+    assert stored_keys(app) == [] and pending_uploads(app) == []
 
 
 def test_purge_deletes_the_object_and_frees_the_quota(app, as_client, people, make_user):
-    upload(as_client, url(people["case"]), [("a.pdf", [PDF + b"x" * 1000])])
+    upload(as_client, documents_url(people["case"]), [("a.pdf", [PDF + b"x" * 1000])])
     (version,) = versions()
     assert services.limits(people["case"]).used == len(PDF) + 1000
     services.purge(make_user("admin"), people["case"], version, "wrong case")
-    assert version.stored_object.state is ObjectState.DELETED and keys(app) == []
+    assert version.stored_object.state is ObjectState.DELETED and stored_keys(app) == []
     assert services.limits(people["case"]).used == 0
 
 
 def test_a_version_whose_object_is_not_stored_cannot_be_downloaded(app, as_client, people):
     """Downloadable needs both: a version people may have, and its object in the store."""
-    upload(as_client, url(people["case"]), [("a.pdf", [PDF])])
+    upload(as_client, documents_url(people["case"]), [("a.pdf", [PDF])])
     (version,) = versions()
     link = f"/cases/{people['case'].uuid}/versions/{version.uuid}/download"
-    assert version.downloadable and link in as_client.get(url(people["case"])).text
+    assert version.downloadable and link in as_client.get(documents_url(people["case"])).text
     set_state(version, ObjectState.MISSING)
     assert version.status is VersionStatus.AVAILABLE and not version.downloadable
-    assert link not in as_client.get(url(people["case"])).text
+    assert link not in as_client.get(documents_url(people["case"])).text
     assert as_client.get(link).status_code == 410
 
 
 def test_reconcile_deletes_an_object_whose_row_says_deleted(app, as_client, people, runner):
     """A purge the store did not carry out: the row no longer expects the object."""
-    upload(as_client, url(people["case"]), [("kept.pdf", [PDF]), ("gone.pdf", [PDF + b"x"])])
+    upload(as_client, documents_url(people["case"]),
+           [("kept.pdf", [PDF]), ("gone.pdf", [PDF + b"x"])])
     kept, gone = versions()
     set_state(gone, ObjectState.DELETED)
     report = runner.invoke(args=["reconcile-storage", "--grace-minutes", "0"])
     assert f"orphan object     {gone.storage_key}" in report.output
     assert kept.storage_key not in report.output
     runner.invoke(args=["reconcile-storage", "--grace-minutes", "0", "--repair"])
-    assert keys(app) == [kept.storage_key]
+    assert stored_keys(app) == [kept.storage_key]
 
 
 def test_reconcile_checks_stored_objects_whoever_owns_them(app, people):

@@ -13,25 +13,11 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.models import Document, Message, StoredObject, UserSession
 from portal.models.types import utcnow
+from tests.messages import post_thread, thread_key
 from tests.test_messages import count, people, thread_url  # noqa: F401 (fixture)
 from tests.uploads import EXE, PDF
 
 LETTER = PDF + b"the hospital letter, page 1\n"
-
-
-def client_key(client, url: str) -> str:
-    page = client.get(url).text
-    return re.search(r'name="client_key" type="hidden" value="([^"]+)"', page).group(1)
-
-
-def send_with(client, url: str, body: str, files: list[tuple[str, bytes]], key: str | None = None,
-              **extra):
-    """Post the thread's multipart form as a browser does (text before files)."""
-    data = {"csrf_token": client.csrf_token(), "body": body,
-            "client_key": key or client_key(client, url), **extra,
-            "files": [(io.BytesIO(content), name) for name, content in files]}
-    return client.post(url, data=data, content_type="multipart/form-data",
-                       follow_redirects=True)
 
 
 def download(client, case, version):
@@ -48,8 +34,8 @@ def attachment_of(body_marker: str):
 def test_an_attachment_is_stored_encrypted_as_a_document_linked_to_its_message(
         client, login_as, people, app):
     login_as(people["client"])
-    page = html.unescape(send_with(client, thread_url(people), "Here is the letter.",
-                                   [("letter.pdf", LETTER)]).text)
+    page = html.unescape(post_thread(client, thread_url(people), "Here is the letter.",
+                                     [("letter.pdf", LETTER)]).text)
     assert "letter.pdf was uploaded." in page and "Here is the letter." in page
     message = db.session.scalars(select(Message)).one()
     document, version = attachment_of("letter")
@@ -68,10 +54,26 @@ def test_an_attachment_is_stored_encrypted_as_a_document_linked_to_its_message(
     assert f'id="m-{message.uuid}"' in page
 
 
+def test_an_attachment_is_named_by_its_detected_type_everywhere(client, login_as, people):
+    login_as(people["client"])
+    page = html.unescape(post_thread(client, thread_url(people), "The letter, as a PDF.",
+                                     [("x.pdf.html", LETTER)]).text)
+    assert "x.pdf.html.pdf was uploaded." in page
+    _document, version = attachment_of("letter")
+    assert (version.filename, version.content_type) == ("x.pdf.html.pdf", "application/pdf")
+    assert re.search(r">x\.pdf\.html\.pdf</a>", page) and ">x.pdf.html<" not in page
+    assert download(client, people["case"], version).headers["Content-Disposition"] == (
+        "attachment; filename=\"x.pdf.html.pdf\"; filename*=UTF-8''x.pdf.html.pdf")
+    client.submit("/logout")
+    login_as(people["lawyer"])
+    transcript = client.get(thread_url(people) + "/export.txt").data.decode()
+    assert "  - x.pdf.html.pdf\n" in transcript
+
+
 def test_a_refused_file_is_named_and_the_message_is_still_sent(client, login_as, people):
     login_as(people["client"])
-    page = html.unescape(send_with(client, thread_url(people), "Two files.",
-                                   [("setup.exe", EXE), ("letter.pdf", LETTER)]).text)
+    page = html.unescape(post_thread(client, thread_url(people), "Two files.",
+                                     [("setup.exe", EXE), ("letter.pdf", LETTER)]).text)
     assert "setup.exe was not saved: This kind of file is not accepted." in page
     assert "letter.pdf was uploaded." in page and "Two files." in page
     assert count(Message) == 1 and count(Document) == 1
@@ -81,8 +83,8 @@ def test_a_file_over_the_case_quota_is_refused_and_the_message_kept(client, logi
                                                                     app):
     app.config["CASE_QUOTA_BYTES"] = len(LETTER) - 1
     login_as(people["client"])
-    page = html.unescape(send_with(client, thread_url(people), "Too big for the case.",
-                                   [("letter.pdf", LETTER)]).text)
+    page = html.unescape(post_thread(client, thread_url(people), "Too big for the case.",
+                                     [("letter.pdf", LETTER)]).text)
     assert "letter.pdf was not saved: This file does not fit in the case's remaining storage" \
         in page
     assert count(Message) == 1 and count(Document) == 0 and count(StoredObject) == 0
@@ -91,10 +93,10 @@ def test_a_file_over_the_case_quota_is_refused_and_the_message_kept(client, logi
 def test_the_same_form_sent_twice_stores_one_message_and_each_file_once(client, login_as,
                                                                        people):
     login_as(people["client"])
-    key = client_key(client, thread_url(people))
-    send_with(client, thread_url(people), "Once.", [("letter.pdf", LETTER)], key=key)
-    page = html.unescape(send_with(client, thread_url(people), "Once.",
-                                   [("letter.pdf", LETTER)], key=key).text)
+    key = thread_key(client, thread_url(people))
+    post_thread(client, thread_url(people), "Once.", [("letter.pdf", LETTER)], key=key)
+    page = html.unescape(post_thread(client, thread_url(people), "Once.",
+                                     [("letter.pdf", LETTER)], key=key).text)
     assert "letter.pdf was already received." in page
     assert count(Message) == 1 and count(Document) == 1 and count(StoredObject) == 1
 
@@ -103,17 +105,17 @@ def test_a_closed_case_takes_no_message_and_stores_no_file(client, login_as, peo
     people["case"].closed_on = utcnow().date()
     db.session.commit()
     login_as(people["client"])
-    page = html.unescape(send_with(client, thread_url(people), "Late.",
-                                   [("letter.pdf", LETTER)],
-                                   key="typed-before-it-closed").text)
+    page = html.unescape(post_thread(client, thread_url(people), "Late.",
+                                     [("letter.pdf", LETTER)],
+                                     key="typed-before-it-closed").text)
     assert "This case is closed" in page
     assert count(Message) == 0 and count(StoredObject) == 0
 
 
 def test_an_empty_message_with_a_file_keeps_nothing_and_says_why(client, login_as, people):
     login_as(people["client"])
-    page = html.unescape(send_with(client, thread_url(people), "  ",
-                                   [("letter.pdf", LETTER)]).text)
+    page = html.unescape(post_thread(client, thread_url(people), "  ",
+                                     [("letter.pdf", LETTER)]).text)
     assert "Write a message first." in page
     assert count(Message) == 0 and count(StoredObject) == 0
 
@@ -123,8 +125,8 @@ def test_an_empty_message_with_a_file_keeps_nothing_and_says_why(client, login_a
 def test_the_firms_file_to_a_sponsor_is_the_sponsors_and_not_the_clients(client, login_as,
                                                                           people):
     login_as(people["lawyer"])
-    send_with(client, thread_url(people, sponsor=True), "The I-134 to sign.",
-              [("i134.pdf", LETTER)])
+    post_thread(client, thread_url(people, sponsor=True), "The I-134 to sign.",
+                [("i134.pdf", LETTER)])
     _document, version = attachment_of("i134")
     client.submit("/logout")
     login_as(people["sponsor"])
@@ -138,7 +140,7 @@ def test_the_firms_file_to_a_sponsor_is_the_sponsors_and_not_the_clients(client,
 
 def test_the_clients_file_stays_out_of_the_sponsors_reach(client, login_as, people):
     login_as(people["client"])
-    send_with(client, thread_url(people), "My medical letter.", [("medical.pdf", LETTER)])
+    post_thread(client, thread_url(people), "My medical letter.", [("medical.pdf", LETTER)])
     _document, version = attachment_of("medical")
     client.submit("/logout")
     for outsider in ("sponsor", "outsider", "other_client"):
@@ -149,8 +151,8 @@ def test_the_clients_file_stays_out_of_the_sponsors_reach(client, login_as, peop
 
 def test_an_internal_notes_file_is_the_firms_alone(client, login_as, people):
     login_as(people["lawyer"])
-    send_with(client, thread_url(people), "Draft of our reply.", [("draft.pdf", LETTER)],
-              internal="y")
+    post_thread(client, thread_url(people), "Draft of our reply.", [("draft.pdf", LETTER)],
+                internal="y")
     _document, version = attachment_of("draft")
     client.submit("/logout")
     login_as(people["client"])
@@ -160,7 +162,7 @@ def test_an_internal_notes_file_is_the_firms_alone(client, login_as, people):
 
 def test_a_retracted_messages_file_is_hidden_from_the_other_side(client, login_as, people):
     login_as(people["lawyer"])
-    send_with(client, thread_url(people), "Wrong client, sorry.", [("other.pdf", LETTER)])
+    post_thread(client, thread_url(people), "Wrong client, sorry.", [("other.pdf", LETTER)])
     message = db.session.scalars(select(Message)).one()
     _document, version = attachment_of("other")
     client.submit(f"/cases/{people['case'].uuid}/messages/{message.uuid}/retract")
@@ -253,8 +255,8 @@ def test_with_the_store_down_the_message_is_kept_and_the_file_named_as_not_saved
     app = portal_on(base_config, {"S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
     client = app.test_client()
     client.submit("/login", {"email": people["client"].email, "password": PASSWORD})
-    page = html.unescape(send_with(client, thread_url(people), "The letter, attached.",
-                                   [("letter.pdf", LETTER)]).text)
+    page = html.unescape(post_thread(client, thread_url(people), "The letter, attached.",
+                                     [("letter.pdf", LETTER)]).text)
     assert "letter.pdf was not saved: " + STORAGE_DOWN in page
     assert "The letter, attached." in page
     assert count(Message) == 1 and count(Document) == 0 and count(StoredObject) == 0
@@ -264,7 +266,7 @@ def test_a_message_without_the_csrf_token_is_refused_either_way(client, login_as
     """The thread's routes check the token themselves (the streamed form's
     before any file is read): a forged form stores nothing."""
     login_as(people["client"])
-    key = client_key(client, thread_url(people))
+    key = thread_key(client, thread_url(people))
     plain = client.post(thread_url(people), data={"body": "forged", "client_key": key})
     streamed = client.post(thread_url(people), content_type="multipart/form-data",
                            data={"body": "forged", "client_key": key,

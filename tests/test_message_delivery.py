@@ -7,8 +7,6 @@ and on PostgreSQL no message text is anywhere in the database in the clear.
 from __future__ import annotations
 
 import html
-import io
-import re
 from datetime import timedelta
 
 import pytest
@@ -24,6 +22,7 @@ from portal.outbox import services as outbox
 from portal.outbox import tasks
 from tests.conftest import PASSWORD
 from tests.jobs import consumer_queue, start_consumer, stop, wait_until  # noqa: F401
+from tests.messages import post_thread
 from tests.uploads import PDF
 
 BODY_MARKER = "KESTREL-8830 my brother's asylum interview"
@@ -54,20 +53,6 @@ def browser(app, user):
 
 def thread_url(case) -> str:
     return f"/cases/{case.uuid}/messages"
-
-
-def post_message(session, url: str, body: str, files=(), **extra):
-    """Send the thread page's form as a browser does: multipart, the text
-    fields first, the page's own ``client_key``; returns the page after it."""
-    key = re.search(r'name="client_key" type="hidden" value="([^"]+)"',
-                    session.get(url).text).group(1)
-    data = {"csrf_token": session.csrf_token(), "body": body, "client_key": key, **extra}
-    if files:
-        data["files"] = [(io.BytesIO(content), name) for name, content in files]
-    response = session.post(url, data=data, content_type="multipart/form-data",
-                            follow_redirects=True)
-    assert response.status_code == 200, response.text
-    return html.unescape(response.text)
 
 
 def outbox_rows() -> list[OutboxMessage]:
@@ -119,18 +104,19 @@ def test_a_message_with_a_file_reaches_each_side_once_in_their_language_without_
     consumer = start_consumer(app, consumer_queue, mailbox.port, log)
     try:
         as_client = browser(app, client_user)
-        page = post_message(as_client, thread_url(case), BODY_MARKER,
-                            files=[("letter.pdf", LETTER)])
+        page = html.unescape(post_thread(as_client, thread_url(case), BODY_MARKER,
+                                         [("letter.pdf", LETTER)]).text)
         assert BODY_MARKER in page and "letter.pdf" in page
         wait_until(lambda: sent_to(mailbox, lawyer.email), "the notice to the attorney", 45)
         for n in range(3):  # a burst: the attorney was told a moment ago
-            post_message(as_client, thread_url(case), f"and one more thing, {n}")
+            post_thread(as_client, thread_url(case), f"and one more thing, {n}", [])
         wait_until(all_sent, "the consumer to send every notice", 45)
         assert [row.recipient for row in outbox_rows()] == [lawyer.email]
         (notice,) = sent_to(mailbox, lawyer.email)
 
         as_lawyer = browser(app, lawyer)
-        page = post_message(as_lawyer, thread_url(case), "Recibido, lo presentamos mañana.")
+        page = html.unescape(post_thread(as_lawyer, thread_url(case),
+                                         "Recibido, lo presentamos mañana.", []).text)
         assert "Recibido, lo presentamos mañana." in page
         wait_until(lambda: sent_to(mailbox, client_user.email), "the notice to the client", 45)
         wait_until(all_sent, "the consumer to send every notice", 45)
@@ -178,7 +164,7 @@ def test_with_the_mail_server_down_the_message_is_saved_and_its_notice_sent_once
     case, lawyer = people["case"], people["lawyer"]
     app.config["MAIL_PORT"] = free_port()  # nothing listens there
     as_client = browser(app, people["client"])
-    page = post_message(as_client, thread_url(case), BODY_MARKER)
+    page = html.unescape(post_thread(as_client, thread_url(case), BODY_MARKER, []).text)
     assert BODY_MARKER in page
     (message,) = db.session.scalars(select(Message)).all()
     assert app.extensions["crypto"].decrypt_text(message.body, message.uuid) == BODY_MARKER
@@ -233,10 +219,10 @@ def test_no_message_text_is_stored_in_the_clear_in_any_table(app, db_is_postgres
                                                            mailbox):
     case, lawyer, client_user = people["case"], people["lawyer"], people["client"]
     as_client, as_lawyer = browser(app, client_user), browser(app, lawyer)
-    post_message(as_client, thread_url(case), "1 " + BODY_MARKER, files=[("letter.pdf", LETTER)])
-    post_message(as_lawyer, thread_url(case), "2 " + BODY_MARKER)
-    post_message(as_lawyer, thread_url(case), "3 " + BODY_MARKER, internal="y")
-    post_message(as_client, thread_url(case), "4 " + BODY_MARKER)
+    post_thread(as_client, thread_url(case), "1 " + BODY_MARKER, [("letter.pdf", LETTER)])
+    post_thread(as_lawyer, thread_url(case), "2 " + BODY_MARKER, [])
+    post_thread(as_lawyer, thread_url(case), "3 " + BODY_MARKER, [], internal="y")
+    post_thread(as_client, thread_url(case), "4 " + BODY_MARKER, [])
     retracted = db.session.scalars(select(Message).order_by(Message.id.desc())).first()
     as_client.submit(f"/cases/{case.uuid}/messages/{retracted.uuid}/retract")
     version = attachment()

@@ -16,7 +16,9 @@ from portal import vault
 from portal.extensions import db
 from portal.messages import export, services
 from portal.messages.permissions import get_thread_or_404
-from portal.models import AuditEvent, Document, DocumentVersion, Message, Purpose
+from portal.models import (AuditEvent, CaseMembership, Document, DocumentVersion, Message,
+                           Purpose)
+from portal.models.case import CaseRole
 from tests.test_messages import people  # noqa: F401 (the fixture)
 
 RUSSIAN = "Здравствуйте! Вот письмо из больницы.\nВторая строка: операция 12 мая."
@@ -123,7 +125,7 @@ def test_text_transcript_holds_the_thread_in_order_with_authors_retraction_and_a
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="{people["case"].reference}-messages-{today()}.txt"')
+        f'attachment; filename="{people["case"].reference}-messages-client-{today()}.txt"')
     assert response.headers["Cache-Control"] == "no-store"
     text = response.data.decode("utf-8")
     assert text.startswith(f"Messages of case {people['case'].reference}\n")
@@ -160,6 +162,42 @@ def test_internal_notes_only_when_asked(client, login_as, people, conversation):
     assert "OTTER" not in without
 
 
+def test_internal_notes_left_out_are_not_decrypted(app, people, conversation,
+                                                   monkeypatch):  # noqa: F811
+    crypto, decrypted = app.extensions["crypto"], []
+    real = crypto.decrypt_text
+
+    def spy(ciphertext, owner_uuid):
+        decrypted.append(owner_uuid)
+        return real(ciphertext, owner_uuid)
+
+    monkeypatch.setattr(crypto, "decrypt_text", spy)
+    messages = db.session.scalars(select(Message).order_by(Message.id)).all()
+    note = next(m for m in messages if m.internal)
+    for include_internal in (False, True):
+        decrypted.clear()
+        with app.test_request_context():
+            export.export_thread(people["lawyer"], conversation, "txt", include_internal)
+        assert decrypted == [m.uuid for m in messages if include_internal or not m.internal]
+    assert note.uuid in decrypted  # the spy does see an internal note when it is exported
+
+
+def test_a_damaged_internal_note_left_out_is_not_read_at_all(app, client, login_as, people,
+                                                            conversation):  # noqa: F811
+    note = db.session.scalar(select(Message).where(Message.internal.is_(True)))
+    note.body = note.body[:-1] + bytes([note.body[-1] ^ 1])
+    db.session.commit()
+    login_as(people["lawyer"])
+    text = client.get(export_url(people, "txt")).data.decode()
+    assert "damaged" not in text
+    assert db.session.scalar(select(AuditEvent.target).where(
+        AuditEvent.action == "message.unreadable")) is None  # no attempt was made to read it
+    text = client.get(export_url(people, "txt", internal=True)).data.decode()
+    assert "> [This message's stored text is damaged]\n" in text
+    assert db.session.scalar(select(AuditEvent.target).where(
+        AuditEvent.action == "message.unreadable")) == str(note.uuid)
+
+
 def test_a_body_cannot_pass_for_the_transcripts_own_lines(app, people,
                                                         conversation):  # noqa: F811
     post(app, conversation, people["client"],
@@ -182,7 +220,7 @@ def test_the_pdf_shows_the_same_text_paged_and_wrapped(client, login_as, people,
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
     assert response.headers["Content-Type"] == "application/pdf"
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="{people["case"].reference}-messages-{today()}.pdf"')
+        f'attachment; filename="{people["case"].reference}-messages-client-{today()}.pdf"')
     text, count = pdf_text(response.data), pages(response.data)
     assert count >= 2
     assert [f"Page {n} of {count}" in text for n in range(1, count + 1)] == [True] * count
@@ -219,6 +257,30 @@ def test_a_sponsor_thread_names_the_sponsor_and_holds_only_its_messages(
     assert "bank statements coming" in text and "ZEBRA" not in text and "больницы" not in text
     assert f"with sponsor {people['sponsor'].name}" in pdf_text(
         client.get(export_url(people, "pdf", sponsor=True)).data)
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "txt"])
+def test_the_client_and_a_sponsor_thread_export_under_different_names(
+        app, client, login_as, people, make_user, fmt):  # noqa: F811
+    second = make_user("sponsor", name=people["sponsor"].name)  # two sponsors, one name
+    people["case"].memberships.append(CaseMembership(user=second, role=CaseRole.SPONSOR))
+    db.session.commit()
+    login_as(people["lawyer"])
+    reference = people["case"].reference
+
+    def named(sponsor=None) -> str:
+        base = f"/cases/{people['case'].uuid}/messages"
+        if sponsor is not None:
+            base += f"/sponsor/{sponsor.uuid}"
+        response = client.get(f"{base}/export.{fmt}")
+        assert response.status_code == 200
+        return response.headers["Content-Disposition"]
+
+    names = [named(), named(people["sponsor"]), named(second)]
+    assert names == [f'attachment; filename="{reference}-messages-{audience}-{today()}.{fmt}"'
+                     for audience in ("client", f"sponsor-{people['sponsor'].uuid.hex[:8]}",
+                                      f"sponsor-{second.uuid.hex[:8]}")]
+    assert len(set(names)) == 3  # two sponsors of one name too
 
 
 def test_a_damaged_body_is_listed_as_such_and_audited(app, people, conversation):  # noqa: F811

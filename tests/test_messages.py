@@ -3,7 +3,6 @@ that no message text is stored in the clear."""
 from __future__ import annotations
 
 import html
-import re
 from datetime import timedelta
 
 import pytest
@@ -13,6 +12,7 @@ from portal.extensions import db
 from portal.messages import services
 from portal.models import AuditEvent, Message, OutboxMessage
 from portal.models.types import utcnow
+from tests.messages import post_thread, thread_key
 
 MARKER = "ZEBRA-4471 the hospital letter"
 
@@ -32,12 +32,6 @@ def thread_url(people, sponsor=False) -> str:
     return f"/cases/{case.uuid}/messages"
 
 
-def send(client, url: str, body: str, **extra):
-    page = client.get(url).text
-    key = re.search(r'name="client_key" type="hidden" value="([^"]+)"', page).group(1)
-    return client.submit(url, {"body": body, "client_key": key, **extra}, follow_redirects=True)
-
-
 def count(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
@@ -45,15 +39,16 @@ def count(model) -> int:
 def test_round_trip_client_and_attorney_with_notices_and_nothing_in_the_clear(
         client, login_as, people, mailbox):
     login_as(people["client"])
-    page = html.unescape(send(client, thread_url(people), MARKER + "\nsee https://example.org/x.").text)
+    page = html.unescape(post_thread(client, thread_url(people),
+                                     MARKER + "\nsee https://example.org/x.").text)
     assert MARKER in page and 'href="https://example.org/x"' in page
     client.submit("/logout")
 
     login_as(people["lawyer"])
     page = html.unescape(client.get(thread_url(people)).text)
     assert MARKER in page
-    send(client, thread_url(people), "Thank you, we will file it.")
-    send(client, thread_url(people), "Check the signature.", internal="y")
+    post_thread(client, thread_url(people), "Thank you, we will file it.")
+    post_thread(client, thread_url(people), "Check the signature.", internal="y")
     client.submit("/logout")
 
     login_as(people["client"])
@@ -86,22 +81,22 @@ def test_a_burst_of_messages_sends_one_email_per_quarter_hour(app, people, mailb
 
 def test_bad_input_script_empty_overlong_and_double_submit(client, login_as, people):
     login_as(people["client"])
-    page = send(client, thread_url(people), '<script>alert(1)</script> javascript:alert(2)').text
+    page = post_thread(client, thread_url(people),
+                       '<script>alert(1)</script> javascript:alert(2)').text
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert 'href="javascript' not in page
-    assert "Write a message first." in send(client, thread_url(people), "   ").text
-    too_long = send(client, thread_url(people), "x" * (services.MAX_BODY + 1)).text
+    assert "Write a message first." in post_thread(client, thread_url(people), "   ").text
+    too_long = post_thread(client, thread_url(people), "x" * (services.MAX_BODY + 1)).text
     assert "at most 10000 characters" in too_long
-    page = client.get(thread_url(people)).text
-    key = re.search(r'name="client_key" type="hidden" value="([^"]+)"', page).group(1)
+    key = thread_key(client, thread_url(people))
     for _ in range(2):
-        client.submit(thread_url(people), {"body": "once", "client_key": key})
+        post_thread(client, thread_url(people), "once", key=key)
     assert count(Message) == 2  # the script one and "once", not twice
 
 
 def test_only_the_author_retracts_and_only_within_ten_minutes(client, login_as, people):
     login_as(people["client"])
-    send(client, thread_url(people), "sent by mistake")
+    post_thread(client, thread_url(people), "sent by mistake")
     message = db.session.scalar(select(Message))
     page = html.unescape(client.submit(f"/cases/{people['case'].uuid}/messages/{message.uuid}/retract",
                                        follow_redirects=True).text)
@@ -110,7 +105,7 @@ def test_only_the_author_retracts_and_only_within_ten_minutes(client, login_as, 
     login_as(people["lawyer"])
     page = html.unescape(client.get(thread_url(people)).text)
     assert "sent by mistake" in page and "the firm keeps the text" in page
-    send(client, thread_url(people), "late")
+    post_thread(client, thread_url(people), "late")
     late = db.session.scalar(select(Message).where(Message.author_id == people["lawyer"].id))
     with pytest.raises(services.ServiceError):
         services.retract(people["lawyer"], late, now=late.created_at + timedelta(minutes=11))
@@ -122,11 +117,11 @@ def test_only_the_author_retracts_and_only_within_ten_minutes(client, login_as, 
 
 def test_sponsor_has_a_thread_of_their_own_and_never_reads_the_clients(client, login_as, people):
     login_as(people["client"])
-    send(client, thread_url(people), "about my mother's surgery")
+    post_thread(client, thread_url(people), "about my mother's surgery")
     client.submit("/logout")
     login_as(people["sponsor"])
     assert client.get(thread_url(people)).status_code == 404
-    send(client, thread_url(people, sponsor=True), "my bank statements are coming")
+    post_thread(client, thread_url(people, sponsor=True), "my bank statements are coming")
     page = html.unescape(client.get(thread_url(people, sponsor=True)).text)
     assert "surgery" not in page and "bank statements" in page
     client.submit("/logout")
@@ -154,8 +149,8 @@ def test_a_closed_case_keeps_its_thread_readable_and_takes_no_message(client, lo
 def test_an_altered_body_shows_an_error_for_that_message_and_the_rest_reads(
         client, login_as, people):
     login_as(people["client"])
-    send(client, thread_url(people), "first")
-    send(client, thread_url(people), "second")
+    post_thread(client, thread_url(people), "first")
+    post_thread(client, thread_url(people), "second")
     first = db.session.scalar(select(Message).order_by(Message.id))
     first.body = first.body[:-1] + bytes([first.body[-1] ^ 1])
     db.session.commit()
@@ -167,7 +162,7 @@ def test_an_altered_body_shows_an_error_for_that_message_and_the_rest_reads(
 
 def test_only_the_firm_writes_internal_notes(app, client, login_as, people):
     login_as(people["client"])
-    send(client, thread_url(people), "not a secret", internal="y")
+    post_thread(client, thread_url(people), "not a secret", internal="y")
     (message,) = db.session.scalars(select(Message)).all()
     assert message.internal is False  # the box is not the client's to tick
     from portal.messages.permissions import get_thread_or_404
@@ -181,15 +176,15 @@ def test_only_the_firm_writes_internal_notes(app, client, login_as, people):
 def test_unread_counts_move_and_the_sender_sees_when_it_was_read(client, login_as, people):
     case = people["case"]
     login_as(people["client"])
-    send(client, thread_url(people), "one")
-    send(client, thread_url(people), "two")
+    post_thread(client, thread_url(people), "one")
+    post_thread(client, thread_url(people), "two")
     client.submit("/logout")
 
     login_as(people["lawyer"])
     assert "2 unread messages" in client.get("/").text  # the dashboard
     assert "2 unread messages" in client.get(f"/cases/{case.uuid}").text
-    send(client, thread_url(people), "Noted.")
-    send(client, thread_url(people), "An internal thought.", internal="y")
+    post_thread(client, thread_url(people), "Noted.")
+    post_thread(client, thread_url(people), "An internal thought.", internal="y")
     assert "unread message" not in client.get("/").text  # opening the thread read it
     client.submit("/logout")
 
@@ -207,7 +202,7 @@ def test_unread_counts_move_and_the_sender_sees_when_it_was_read(client, login_a
 
 def test_read_means_read_by_the_other_side_not_a_colleague(client, login_as, people, make_user):
     login_as(people["lawyer"])
-    send(client, thread_url(people), "Please send the I-94.")
+    post_thread(client, thread_url(people), "Please send the I-94.")
     client.submit("/logout")
     login_as(make_user("staff"))  # a colleague opens the thread
     client.get(thread_url(people))
@@ -230,7 +225,7 @@ def test_the_firm_can_mute_a_case_and_a_client_cannot(client, login_as, people, 
     assert "You will get no email about this case" in html.unescape(response.text)
     client.submit("/logout")
     login_as(people["client"])
-    send(client, thread_url(people), "Are you there?")
+    post_thread(client, thread_url(people), "Are you there?")
     assert mailbox.messages == []  # the muted attorney is not emailed
     assert client.submit(f"/cases/{case.uuid}/messages/mute", {"muted": "1"}).status_code == 403
     client.submit("/logout")
@@ -240,7 +235,7 @@ def test_the_firm_can_mute_a_case_and_a_client_cannot(client, login_as, people, 
     login_as(people["client"])
     db.session.execute(text("DELETE FROM thread_notices"))  # past the quarter hour
     db.session.commit()
-    send(client, thread_url(people), "Hello again")
+    post_thread(client, thread_url(people), "Hello again")
     assert [m["To"] for m in mailbox.messages] == [people["lawyer"].email]
 
 

@@ -16,7 +16,8 @@ from portal.extensions import db
 from portal.models import AuditEvent, Document, StoredObject
 from portal.vault import IntegrityFailure
 from tests.conftest import PASSWORD
-from tests.uploads import PDF, Interrupted, flashes, pattern, upload, versions
+from tests.uploads import (PDF, Interrupted, documents_url, flashes, pattern, pending_uploads,
+                           stored_keys, upload, versions)
 
 MiB = 1 << 20
 NO_ROOM = "does not fit in the case&#39;s remaining storage"
@@ -39,15 +40,9 @@ def signed_in(app, user):
     return browser
 
 
-def documents_url(case) -> str:
-    return f"/cases/{case.uuid}/documents"
-
-
 def bucket(app) -> tuple[list[str], list[str]]:
     """(keys of stored objects, keys of unfinished multipart uploads) under cases/."""
-    storage = app.extensions["storage"]
-    return ([o.key for o in storage.list_objects("cases/")],
-            [u.key for u in storage.pending_uploads("cases/")])
+    return stored_keys(app), [u.key for u in pending_uploads(app)]
 
 
 # --- the quota -------------------------------------------------------------------

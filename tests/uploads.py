@@ -149,6 +149,21 @@ def flashes(html: str) -> list[str]:
     return re.findall(r'<p class="flash [a-z]+" role="[a-z]+">(.*?)</p>', html, re.S)
 
 
+def documents_url(case) -> str:
+    """The case's documents page, where the upload form posts."""
+    return f"/cases/{case.uuid}/documents"
+
+
+def stored_keys(app) -> list[str]:
+    """The keys of the objects in the bucket (under ``cases/``)."""
+    return [o.key for o in app.extensions["storage"].list_objects("cases/")]
+
+
+def pending_uploads(app) -> list:
+    """The multipart uploads begun in the bucket and neither completed nor aborted."""
+    return list(app.extensions["storage"].pending_uploads("cases/"))
+
+
 def versions() -> list[DocumentVersion]:
     """Every stored version, oldest first."""
     return list(db.session.scalars(select(DocumentVersion).order_by(DocumentVersion.id)))

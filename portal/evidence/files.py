@@ -73,7 +73,9 @@ def download_name(name: str, content_type: str) -> str:
     ``evidence.hta.pdf`` and opens as what it is. An extension of another
     accepted type (a JPEG called ``photo.png``) is replaced, since it says
     nothing the right one does not; any other is kept before the right one,
-    so no part of the name the user gave is lost."""
+    so no part of the name the user gave is lost (but for what a name longer
+    than 200 characters loses to make room for the extension). A name it
+    returns comes back unchanged: uploads are stored under it."""
     name = safe_filename(name)
     wanted = EXTENSIONS.get(content_type, ("bin",))
     stem, dot, ext = name.rpartition(".")
@@ -81,7 +83,7 @@ def download_name(name: str, content_type: str) -> str:
         return name
     if dot and stem and ext.lower() in _ACCEPTED_EXTENSIONS:
         name = stem
-    return f"{name}.{wanted[0]}"
+    return f"{name[:MAX_NAME_LENGTH - len(wanted[0]) - 1].rstrip(' .')}.{wanted[0]}"
 
 
 def ascii_name(name: str) -> str:

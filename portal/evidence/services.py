@@ -11,7 +11,7 @@ import itertools
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from flask import current_app
 from flask_babel import format_decimal
@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from portal import audit, vault
 from portal.errors import ServiceError
-from portal.evidence.files import SNIFF_BYTES, detect_type, safe_filename
+from portal.evidence.files import SNIFF_BYTES, detect_type, download_name, safe_filename
 from portal.evidence.multipart import BadBody, FilePart
 from portal.evidence.permissions import can_purge, can_withdraw
 from portal.extensions import db
@@ -39,6 +39,8 @@ MAX_FILES_PER_FORM = 20
 # Of the files over the limit, this many are named in the message.
 OVER_LIMIT_NAMES = 5
 
+ONE_FILE_ONLY = _l("A new version is one file, and this upload held several, so none of them "
+                  "was saved. Please choose one file.")
 STORAGE_DOWN = _l("The document store is not answering right now, so this file was not saved. "
                   "Please try again in a few minutes.")
 
@@ -117,8 +119,10 @@ def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
                   request: DocumentRequest | None = None,
                   message: Message | None = None) -> UploadReport:
     """Store the files of an upload form, at most ``MAX_FILES_PER_FORM`` of
-    them (the rest are read past and reported); with ``document``, each
-    becomes a new version of it; with ``request``, each answers that
+    them (the rest are read past and reported); with ``document``, the form
+    carries one file, its new version (a form with more is refused whole: the
+    first file, already in the store when another turns up, is deleted before
+    anything is recorded); with ``request``, each answers that
     document request (``portal.requests.services.record_submission``, whose
     refusal stores nothing; the caller checks ``check_upload`` first); with
     ``message``, each new document is that message's attachment. Stops at
@@ -134,9 +138,23 @@ def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
     remaining = limits(case).remaining
     considered = 0
     current: FilePart | None = None  # the file being stored, should the body break
+    others: list[str] = []  # for a new version: the files after the first
+
+    def more_files() -> bool:
+        for other in files:
+            if other.filename:
+                others.append(safe_filename(other.filename))
+            other.drain()
+        return bool(others)
+
     try:
         for index, part in enumerate(files):
             if not part.filename:  # the browser sends an empty part when no file is chosen
+                part.drain()
+                continue
+            if document is not None and considered:  # the first was refused: so are these
+                report.results.append(UploadResult(safe_filename(part.filename),
+                                                   error=ONE_FILE_ONLY))
                 part.drain()
                 continue
             if considered >= MAX_FILES_PER_FORM:
@@ -149,9 +167,11 @@ def store_uploads(actor: User, case: Case, files: Iterator[FilePart],
             current = part
             result = _store_file(actor, case, part, origin=_Origin(submission_id, index),
                                  document=document, request=request, room=remaining,
-                                 message=message)
+                                 message=message,
+                                 refuse_if=more_files if document is not None else None)
             current = None
             report.results.append(result)
+            report.results += [UploadResult(name, error=ONE_FILE_ONLY) for name in others]
             if result.version is not None:
                 remaining -= result.version.size
             if result.error is STORAGE_DOWN:
@@ -184,8 +204,11 @@ def _read_head(chunks: Iterator[bytes]) -> bytes:
 
 def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
                 document: Document | None, request: DocumentRequest | None,
-                room: int, message: Message | None = None) -> UploadResult:
-    """Check one file's type, store it in the vault and record it."""
+                room: int, message: Message | None = None,
+                refuse_if: Callable[[], bool] | None = None) -> UploadResult:
+    """Check one file's type, store it in the vault and record it; but once
+    it is stored, if ``refuse_if()`` says so (it may read the rest of the
+    form), delete it and record nothing."""
     name = safe_filename(part.filename)
     if _already_received(origin):
         part.drain()
@@ -219,8 +242,19 @@ def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
     except StorageError as error:
         log.error("storage failed during upload to case %s: %s", case.uuid, error)
         return UploadResult(name, error=STORAGE_DOWN)
-    return _record(actor, case, stored, document=document, request=request, filename=name,
-                   origin=origin, message=message)
+    if refuse_if is not None:
+        try:
+            refused = refuse_if()
+        except BadBody:
+            vault.delete(stored)
+            raise
+        if refused:
+            vault.delete(stored)
+            return UploadResult(name, error=ONE_FILE_ONLY)
+    # Named as what it is, wherever it is shown or offered (a PDF sent as
+    # x.pdf.html is x.pdf.html.pdf), by the rule the download uses.
+    return _record(actor, case, stored, document=document, request=request,
+                   filename=download_name(name, content_type), origin=origin, message=message)
 
 
 def _request_document(request: DocumentRequest) -> Document | None:

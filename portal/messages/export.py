@@ -102,11 +102,12 @@ def transcript(actor: User, thread: MessageThread, include_internal: bool) -> Ex
     may export the case's threads."""
     if not can_export(actor, thread.case):
         raise ServiceError(_l("You do not have permission to do that."))
+    # Internal notes left out are not even decrypted: what is not exported is not read.
     entries = tuple(
         Entry(author=item.message.author.name, side=_side(thread, item.message.author),
               sent_at=item.message.created_at, text=item.text, internal=item.message.internal,
               retracted_at=item.message.retracted_at, attachments=_attachments(item.message))
-        for item in shown_to(actor, thread) if include_internal or not item.message.internal)
+        for item in shown_to(actor, thread, notes=include_internal))
     languages = current_app.config["LANGUAGES"]
     return Export(case_reference=thread.case.reference,
                   sponsor_name=thread.sponsor.name if thread.sponsor else None,
@@ -126,8 +127,19 @@ def export_thread(actor: User, thread: MessageThread, fmt: str, include_internal
                  format=audited, internal=include_internal)
     db.session.commit()
     # The reference is the firm's, but a header takes ASCII only: spelled out if need be.
-    name = ascii_name(f"{export.case_reference}-messages-{export.exported_at:%Y-%m-%d}.{fmt}")
+    name = ascii_name(f"{export.case_reference}-messages-{_audience(thread)}-"
+                      f"{export.exported_at:%Y-%m-%d}.{fmt}")
     return Exported(content, content_type, name)
+
+
+def _audience(thread: MessageThread) -> str:
+    """Which thread a file holds, in its name: ``client``, or ``sponsor-`` and
+    the start of the sponsor's public id. Not the sponsor's name: two sponsors
+    may share one, and a file name travels (mail, shared folders) where the
+    people in a case should not; the transcript's header names the sponsor."""
+    if thread.sponsor is None:
+        return "client"
+    return f"sponsor-{thread.sponsor.uuid.hex[:8]}"
 
 
 # --- what both renderers say ---------------------------------------------------

@@ -150,11 +150,14 @@ def _sent_before(thread: MessageThread, client_key: str) -> Message | None:
                                                    Message.client_key == client_key[:64]))
 
 
-def shown_to(user: User, thread: MessageThread, after: Message | None = None) -> list[Shown]:
+def shown_to(user: User, thread: MessageThread, after: Message | None = None,
+             notes: bool = True) -> list[Shown]:
     """The thread as ``user`` reads it, oldest first (only what came
-    ``after`` a message, when given): internal notes only for the firm, a
-    retracted message's text only for the firm. A body that does not decrypt
-    is shown as unreadable (and audited), the rest as usual."""
+    ``after`` a message, when given): internal notes only for the firm (and
+    not even then without ``notes``: they are left out of the query, so
+    never decrypted), a retracted message's text only for the firm. A body
+    that does not decrypt is shown as unreadable (and audited), the rest as
+    usual."""
     query = (select(Message).where(Message.thread_id == thread.id)
              .options(selectinload(Message.author),
                       selectinload(Message.attachments).selectinload(Document.versions))
@@ -163,7 +166,7 @@ def shown_to(user: User, thread: MessageThread, after: Message | None = None) ->
         query = query.where(or_(Message.created_at > after.created_at,
                                 and_(Message.created_at == after.created_at,
                                      Message.id > after.id)))
-    if not user.is_firm:
+    if not (user.is_firm and notes):
         query = query.where(Message.internal.is_(False))
     shown = []
     for message in db.session.scalars(query):
