@@ -217,7 +217,7 @@ def test_client_sees_the_receipt_number_and_the_new_stage(production_portal: Por
     expect(page.locator("main")).not_to_contain_text("Receipt came by post.")
     # The appointment at 14:30 UTC is 10:30 on the client's clock in Caracas.
     expect(page.locator("ul.appointments")).to_contain_text("10:30")
-    expect(page.locator("ul.appointments")).to_contain_text("America/Caracas")
+    expect(page.locator("ul.appointments")).to_contain_text("(hora de Caracas)")  # the city, in her language
     main = page.locator("main").inner_text()
     english = [s for s in ENGLISH if s in main]
     assert not english, english
