@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import threading
+from contextlib import contextmanager
 from datetime import date
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -40,16 +41,17 @@ def s3_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
-    """A database of our own: created on the PostgreSQL server named by
-    PORTAL_TEST_DATABASE_URL and dropped afterwards, or a SQLite file."""
+@contextmanager
+def own_database(prefix: str, sqlite_path):
+    """A database of its own, dropped afterwards: on the PostgreSQL server
+    named by PORTAL_TEST_DATABASE_URL when set, else the SQLite file
+    ``sqlite_path``. Yields its URL."""
     server_url = os.environ.get("PORTAL_TEST_DATABASE_URL")
     if not server_url:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db')}/portal.db"
+        yield f"sqlite:///{sqlite_path}"
         return
     server = make_url(server_url).set(drivername="postgresql+psycopg")
-    name = f"portal_test_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -57,25 +59,20 @@ def database_url(tmp_path_factory):
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """The suite's database (see ``own_database``)."""
+    with own_database("portal_test", tmp_path_factory.mktemp("db") / "portal.db") as url:
+        yield url
 
 
 @pytest.fixture()
 def fresh_url(tmp_path):
-    """An empty database of its own, for a migration's test: on the
-    PostgreSQL server when one is configured, else a SQLite file."""
-    server_url = os.environ.get("PORTAL_TEST_DATABASE_URL")
-    if not server_url:
-        yield f"sqlite:///{tmp_path}/fresh.db"
-        return
-    server = make_url(server_url).set(drivername="postgresql+psycopg")
-    name = f"portal_fresh_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    """An empty database of its own, for a migration's test."""
+    with own_database("portal_fresh", tmp_path / "fresh.db") as url:
+        yield url
 
 
 class Mailbox(Controller):

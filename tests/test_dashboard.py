@@ -8,7 +8,6 @@ from datetime import date, timedelta
 
 import pytest
 from babel.dates import format_date
-from sqlalchemy import event
 
 from portal.case_types import get_case_type
 from portal.cases import dashboard
@@ -17,6 +16,7 @@ from portal.extensions import db
 from portal.models import CaseDeadline, DeadlineKind, DocumentRequest, RequestState, Role
 from portal.models.case import UrgencyFlag
 from portal.requests.services import today_for
+from tests.statements import statements_during
 from tests.test_requests import browser
 
 
@@ -448,17 +448,11 @@ def test_the_page_takes_the_same_number_of_queries_for_5_or_60_cases(
     lawyer = make_user(Role.ATTORNEY)
     c = browser(app, lawyer)
 
-    def statements_for_page() -> int:
-        statements = []
+    def page() -> None:
+        assert c.get(f"/{args}").status_code == 200
 
-        def listener(conn, cursor, statement, *rest):
-            statements.append(statement)
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
-            assert c.get(f"/{args}").status_code == 200
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
-        return len(statements)
+    def statements_for_page() -> int:
+        return statements_during(page)
     _fill(make_user, make_case, lawyer, 5)
     few = statements_for_page()
     _fill(make_user, make_case, lawyer, 55, start=5)  # 60 in all
