@@ -2,6 +2,7 @@
 from portal.models.audit import AuditEvent
 from portal.models.case import Case, CaseFlag, CaseMembership, Decision, TimelineEvent
 from portal.models.evidence import Document, DocumentVersion, EncryptionKeyset, VersionStatus
+from portal.models.factor import Passkey, RecoveryCode
 from portal.models.invitation import Invitation
 from portal.models.message import CaseMute, Message, MessageThread, ThreadNotice, ThreadRead
 from portal.models.outbox import OutboxMessage, OutboxState
@@ -16,6 +17,6 @@ __all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseMute", "Ca
            "DeadlineKind", "Decision", "Document", "DocumentRequest", "DocumentVersion",
            "EncryptionKeyset", "ExpediteOutcome", "ExpediteRequest", "Invitation", "Message",
            "MessageThread", "ObjectState",
-           "OutboxMessage", "OutboxState", "ParoleReminder", "PasswordReset", "Purpose",
-           "ReferenceCounter", "RequestReminder", "RequestState", "Role", "StoredObject",
+           "OutboxMessage", "OutboxState", "ParoleReminder", "Passkey", "PasswordReset", "Purpose",
+           "RecoveryCode", "ReferenceCounter", "RequestReminder", "RequestState", "Role", "StoredObject",
            "ThreadNotice", "ThreadRead", "TimelineEvent", "User", "UserSession", "VersionStatus"]

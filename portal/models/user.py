@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, ForeignKey, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -48,6 +48,12 @@ class User(UserMixin, db.Model):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The authenticator app's secret, sealed with the texts keyset bound to this
+    # user (``portal.auth.totp``), and the last 30-second step a code was
+    # accepted for: a code is good once.
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    totp_added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list[UserSession]] = relationship(back_populates="user")
 
@@ -82,5 +88,9 @@ class UserSession(db.Model):
     ip_address: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the person last proved who they are here (password and, if they
+    # have one, a second factor): sign-in or the "confirm it's you" page.
+    # Changing a factor or the email needs this within the last 5 minutes.
+    reauthenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="sessions")
