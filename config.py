@@ -123,6 +123,11 @@ class Config:
     # sign-in however active (a stolen cookie does not live forever).
     SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
     SESSION_MAX_AGE = timedelta(hours=env_int("SESSION_MAX_HOURS", 12))
+    # The firm's people (admins, attorneys, staff) must set up a second factor
+    # before anything else; not a setting: only the demo and the tests turn it off.
+    SECOND_FACTOR_REQUIRED_FOR_FIRM = True
+    # The name authenticator apps show beside the portal's codes.
+    FIRM_NAME = env("FIRM_NAME", "Client portal")
     ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST = env_int("ARGON2_MEMORY_COST", 65536)  # KiB
 
@@ -153,6 +158,9 @@ class Development(Config):
     DEBUG = False  # the Werkzeug debugger would be a remote shell; keep it off
     S3_BUCKET = env("S3_BUCKET", "portal-evidence")
     BASE_URL = env("BASE_URL", "http://127.0.0.1:5000")
+    # The demo firm may look around before setting up a second factor (its
+    # start-up banner says so); production never lets the firm skip it.
+    SECOND_FACTOR_REQUIRED_FOR_FIRM = env_bool("SECOND_FACTOR_REQUIRED_FOR_FIRM", False)
 
 
 class Testing(Config):
@@ -165,6 +173,8 @@ class Testing(Config):
     MAIL_USE_TLS = False
     # Jobs run as they are enqueued; the real-consumer tests turn this off.
     JOBS_IMMEDIATE = env_bool("JOBS_IMMEDIATE", True)
+    # Most tests sign the firm in with a password alone; tests of the rule turn it on.
+    SECOND_FACTOR_REQUIRED_FOR_FIRM = False
 
 
 class Production(Config):

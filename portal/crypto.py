@@ -67,9 +67,10 @@ def associated_data(version_uuid: uuid.UUID) -> bytes:
     return b"portal/version/" + version_uuid.bytes
 
 
-def text_associated_data(owner_uuid: uuid.UUID) -> bytes:
-    """What binds an encrypted text to its row (a message)."""
-    return b"portal/text/" + owner_uuid.bytes
+def text_associated_data(owner_uuid: uuid.UUID, purpose: str = "text") -> bytes:
+    """What binds an encrypted text to its row (a message) and its use (a
+    person's TOTP secret is ``purpose="totp"``, so it never opens as a text)."""
+    return b"portal/" + purpose.encode() + b"/" + owner_uuid.bytes
 
 
 class DataKeyset:
@@ -163,16 +164,16 @@ class Crypto:
         belongs to another version."""
         return self.files.primitive().new_decrypting_stream(source, associated_data(version_uuid))
 
-    def encrypt_text(self, text: str, owner_uuid: uuid.UUID) -> bytes:
+    def encrypt_text(self, text: str, owner_uuid: uuid.UUID, purpose: str = "text") -> bytes:
         """``text`` encrypted for the row ``owner_uuid`` (a message's body)."""
         return self.texts.primitive().encrypt(text.encode("utf-8"),
-                                              text_associated_data(owner_uuid))
+                                              text_associated_data(owner_uuid, purpose))
 
-    def decrypt_text(self, ciphertext: bytes, owner_uuid: uuid.UUID) -> str:
-        """The text ``encrypt_text`` made for ``owner_uuid``; raises
-        ``CryptoError`` when it was altered or belongs to another row."""
-        return self.texts.primitive().decrypt(ciphertext,
-                                              text_associated_data(owner_uuid)).decode("utf-8")
+    def decrypt_text(self, ciphertext: bytes, owner_uuid: uuid.UUID, purpose: str = "text") -> str:
+        """The text ``encrypt_text`` made for ``owner_uuid`` and ``purpose``;
+        raises ``CryptoError`` when it was altered or belongs to another row."""
+        return self.texts.primitive().decrypt(
+            ciphertext, text_associated_data(owner_uuid, purpose)).decode("utf-8")
 
     def rotate(self) -> dict[str, int]:
         """A new primary key for files and for texts, in one commit; older

@@ -32,6 +32,7 @@ SUBJECTS = {
     "case_update": _l("Something new is waiting in your portal"),
     "reparole_reminder": _l("A reminder from your secure client portal"),
     "new_message": _l("You have a new message in your portal"),
+    "second_factor_reset": _l("The second factor of your portal account was reset"),
 }
 
 
@@ -98,6 +99,12 @@ def queue_password_reset(email: str, language: str, url: str, minutes: int,
     transaction)."""
     outbox.queue(email, language, "password_reset",
                  {"url": url, "minutes": minutes, "by_firm": by_firm})
+
+
+def queue_second_factor_reset(email: str, language: str) -> None:
+    """Tell a person their second factors were removed by the firm and that
+    they will set one up at the next sign-in (queued in the caller's transaction)."""
+    outbox.queue(email, language, "second_factor_reset", {"url": link("/login")})
 
 
 # Notices of document requests: like every message, they say only that

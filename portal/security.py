@@ -1,11 +1,11 @@
 """Deny by default, server-side sessions and security headers for every response."""
 from __future__ import annotations
 
-from flask import Flask, current_app, jsonify, request, session
+from flask import Flask, current_app, jsonify, redirect, request, session, url_for
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.auth import sessions
+from portal.auth import factors, sessions
 from portal.extensions import login_manager
 
 # The only endpoints reachable without signing in. Everything else, including
@@ -20,8 +20,21 @@ PUBLIC_ENDPOINTS = frozenset({
     "auth.request_password_reset",
     "auth.open_password_reset",
     "auth.reset_password",
+    # The code step of sign-in: the password was right, the session not open yet.
+    "auth.second_factor",
+    "auth.passkey_sign_in_options",
+    "auth.passkey_sign_in",
     # The secret address is the credential: calendar apps cannot sign in.
     "agenda.calendar_feed",
+})
+
+# What a firm member without a second factor may still reach (in production
+# they must set one up before anything else).
+SET_UP_ENDPOINTS = frozenset({
+    "auth.security", "auth.setup_app", "auth.recovery_codes", "auth.download_recovery_codes",
+    "auth.recovery_codes_saved", "auth.reauthenticate", "auth.logout",
+    "auth.passkey_options", "auth.add_passkey", "auth.passkey_confirm_options",
+    "auth.passkey_confirm",
 })
 
 CSP = "default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'; form-action 'self'"
@@ -37,6 +50,9 @@ def require_login():
             # follow; it reloads, and the person meets the sign-in page and why.
             return jsonify(signed_in=False), 401
         return login_manager.unauthorized()
+    if request.endpoint not in SET_UP_ENDPOINTS and factors.must_set_up(current_user):
+        # The security page says why the person is there.
+        return redirect(url_for("auth.security"))
     return None
 
 

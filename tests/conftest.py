@@ -133,7 +133,7 @@ class PortalClient(FlaskClient):
             return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
-        for page in ("/account", "/login"):
+        for page in ("/account", "/account/security", "/login"):
             response = self.get(page)
             if response.status_code == 200:
                 match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|'

@@ -9,11 +9,12 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from portal.admin.forms import NewAccountForm
-from portal.auth import reset
+from portal.auth import factors, reset
+from portal.auth.reauth import confirmation_required
 from portal.cases.invitations import create_firm_account
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import OutboxMessage, Role, User
+from portal.models import OutboxMessage, Passkey, Role, User
 from portal.outbox import services as outbox
 from portal.permissions import roles_required
 
@@ -25,7 +26,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def list_users():
     """Every account, firm first."""
     users = db.session.scalars(select(User).order_by(User.role, User.name)).all()
-    return render_template("admin/users.html", users=users)
+    with_passkey = set(db.session.scalars(select(Passkey.user_id).distinct()))
+    return render_template("admin/users.html", users=users, with_passkey=with_passkey)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -57,6 +59,24 @@ def send_password_reset(user_uuid: uuid.UUID):
         flash(error.message, "error")
     else:
         flash(_("A link to choose a new password was sent to %(email)s.", email=user.email),
+              "success")
+    return redirect(url_for("admin.list_users"), code=303)
+
+
+@bp.route("/users/<uuid:user_uuid>/second-factor/reset", methods=["POST"])
+@roles_required(Role.ADMIN)
+@confirmation_required
+def reset_second_factor(user_uuid: uuid.UUID):
+    """Remove every second factor of a person who lost them all (after the
+    admin checked who they are, outside the portal)."""
+    user = db.first_or_404(select(User).where(User.uuid == user_uuid))
+    try:
+        factors.reset_by_admin(current_user, user)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("The second factor of %(email)s was reset and they were signed out everywhere. "
+                "They will set up a new one when they next sign in.", email=user.email),
               "success")
     return redirect(url_for("admin.list_users"), code=303)
 

@@ -7,7 +7,7 @@ from functools import cache
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, Length
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from portal.i18n import LANGUAGE_NAMES
 
@@ -72,3 +72,21 @@ class ProfileForm(FlaskForm):
 
 class LanguageForm(FlaskForm):
     language = SelectField(_l("Language"), choices=language_choices)
+
+
+CODE_HINT = _l("The 6-digit code your authenticator app shows now, or one of your recovery codes.")
+
+
+class SecondFactorForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=40)],
+                       description=CODE_HINT)
+
+
+class ConfirmForm(FlaskForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    code = StringField(_l("Code"), validators=[Optional(), Length(max=40)], description=CODE_HINT)
+
+
+class AppSetupForm(FlaskForm):
+    code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=20)],
+                       description=_l("Type the 6-digit code the app shows for this account."))

@@ -9,7 +9,7 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from portal.auth import reset, services, sessions, throttle
+from portal.auth import factors, reset, services, sessions, throttle
 from portal.cases import invitations
 from portal.auth.forms import (AcceptInvitationForm, ChangePasswordForm, ForgotPasswordForm,
                                LanguageForm, LoginForm, ProfileForm, ResetPasswordForm)
@@ -22,7 +22,7 @@ INVITATION_KEY = "invitation"
 RESET_KEY = "password_reset"
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Follow ``next`` only to a path on this site (no open redirect)."""
     if target and target.startswith("/") and not target.startswith("//") \
             and not urlsplit(target).netloc and "\\" not in target:
@@ -30,7 +30,7 @@ def _safe_next(target: str | None) -> str:
     return url_for("cases.dashboard")
 
 
-def _start(user) -> None:
+def start(user) -> None:
     """A fresh session for ``user``: nothing from before sign-in survives."""
     language = session.get("language")
     session.clear()
@@ -52,8 +52,11 @@ def login():
     if form.validate_on_submit():
         user = services.authenticate(form.email.data, form.password.data)
         if user is not None:
-            _start(user)
-            return redirect(_safe_next(request.args.get("next")))
+            target = safe_next(request.args.get("next"))
+            if factors.has_second_factor(user):
+                return factor_routes.ask_second_factor(user, target)
+            start(user)
+            return redirect(target)
         throttle.count_failed_password_check()
         # One message for unknown email and wrong password alike.
         flash(_("The email or password is not correct."), "error")
@@ -108,7 +111,7 @@ def accept_invitation():
         except ServiceError as error:
             flash(error.message, "error")
         else:
-            _start(user)
+            start(user)
             flash(_("Welcome! Your account is ready."), "success")
             if invitation.case is not None:
                 return redirect(url_for("cases.show_case", case_uuid=invitation.case.uuid))
@@ -205,3 +208,7 @@ def change_password():
             return redirect(url_for("auth.edit_profile"))
     return render_template("auth/profile.html", form=ProfileForm(formdata=None, obj=current_user),
                            password_form=form)
+
+
+# The second-factor pages register on this blueprint.
+from portal.auth import factor_routes, passkey_routes  # noqa: E402,F401  (need bp, start, safe_next)

@@ -50,9 +50,18 @@ def open_session(user: User, ip_address: str | None, user_agent: str | None) -> 
     The caller commits.
     """
     token = secrets.token_urlsafe(32)
+    # Signing in is proving who one is: the password and any second factor.
     db.session.add(UserSession(user=user, token_hash=_hash(token), ip_address=ip_address,
-                               user_agent=(user_agent or "")[:300]))
+                               user_agent=(user_agent or "")[:300], reauthenticated_at=utcnow()))
     return token
+
+
+def find(token: str | None) -> UserSession | None:
+    """The open session with id ``token``, if any."""
+    if not token:
+        return None
+    return db.session.scalar(select(UserSession).where(UserSession.token_hash == _hash(token),
+                                                       UserSession.ended_at.is_(None)))
 
 
 def load(user_uuid: str, token: str | None) -> User | None:

@@ -24,7 +24,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from flask import after_this_request, current_app, g, request
+from flask import after_this_request, current_app, g, request, session
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -136,6 +136,24 @@ def sign_in_limits(view):
     """Decorator for the sign-in form: per address, per account and address,
     per account (the account named by the form's email)."""
     view = _account_limits(view, _form_email, exempt_when=_no_account_named)
+    return limiter.limit(_setting("LOGIN_LIMIT_PER_ADDRESS"), methods=["POST"],
+                         deduct_when=_password_check_failed)(view)
+
+
+# Where the sign-in's code step keeps who is half signed in (set by
+# ``portal.auth.factor_routes``).
+PENDING_SECOND_FACTOR_KEY = "second_factor"
+
+
+def _pending_email() -> str | None:
+    return (session.get(PENDING_SECOND_FACTOR_KEY) or {}).get("email")
+
+
+def second_factor_limits(view):
+    """Decorator for the code step of sign-in: a wrong code counts in the
+    same buckets as a wrong password (per account and address, per account,
+    per address), so knowing the password buys no extra guesses."""
+    view = _account_limits(view, _pending_email, exempt_when=lambda: _pending_email() is None)
     return limiter.limit(_setting("LOGIN_LIMIT_PER_ADDRESS"), methods=["POST"],
                          deduct_when=_password_check_failed)(view)
 
