@@ -72,3 +72,9 @@ class SoftPasskey:
                 "response": {"clientDataJSON": b64url(client_data),
                              "authenticatorData": b64url(auth_data),
                              "signature": b64url(signature)}}
+
+
+def challenge_of(answer: dict) -> dict:
+    """The options an answer was made for (its challenge), to sign it again."""
+    client_data = json.loads(unb64url(answer["response"]["clientDataJSON"]))
+    return {"challenge": client_data["challenge"]}

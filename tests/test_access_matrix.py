@@ -6,6 +6,7 @@ never decided.
 """
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -55,6 +56,27 @@ EXPECTED = {
     ("auth.change_password", "POST"): outcome(default=200),  # empty form re-shown with errors
     ("auth.edit_profile", "GET"): outcome(default=200),
     ("auth.edit_profile", "POST"): outcome(default=302),  # fields left out keep their values
+    # Second factors. The code step without a right password first: back to sign-in.
+    ("auth.second_factor", "GET"): outcome(302, default=302),
+    ("auth.second_factor", "POST"): outcome(302, default=302),
+    ("auth.passkey_sign_in_options", "POST"): outcome(401, default=401),
+    ("auth.passkey_sign_in", "POST"): outcome(401, default=401),
+    ("auth.security", "GET"): outcome(default=200),
+    ("auth.setup_app", "GET"): outcome(default=200),
+    ("auth.setup_app", "POST"): outcome(default=200),  # no code: re-shown with the error
+    ("auth.remove_app", "POST"): outcome(default=303),
+    ("auth.recovery_codes", "GET"): outcome(default=302),  # none just made: the security page
+    ("auth.download_recovery_codes", "GET"): outcome(default=302),
+    ("auth.recovery_codes_saved", "POST"): outcome(default=303),
+    ("auth.regenerate_recovery_codes", "POST"): outcome(default=303),  # no factor: refused
+    ("auth.reauthenticate", "GET"): outcome(default=200),
+    ("auth.reauthenticate", "POST"): outcome(default=200),
+    ("auth.passkey_options", "POST"): outcome(default=200),
+    ("auth.add_passkey", "POST"): outcome(default=400),  # no answer to a challenge
+    ("auth.remove_passkey", "POST"): outcome(default=404),  # nobody's passkey
+    ("auth.passkey_confirm_options", "POST"): outcome(default=200),
+    ("auth.passkey_confirm", "POST"): outcome(default=400),
+    ("admin.reset_second_factor", "POST"): outcome(default=403, admin=303),
     ("cases.dashboard", "GET"): outcome(default=200),
     ("cases.show_case", "GET"): outcome(default=200, other_attorney=404),
     ("cases.invite_member", "GET"): outcome(client=403, sponsor=403, attorney=200,
@@ -264,6 +286,7 @@ def test_access_matrix(app, world, role):
                .replace("<uuid:user_uuid>", str(people["client"].uuid))
                .replace("<sponsor_uuid>", str(people["sponsor"].uuid))
                .replace("<any(pdf, txt):fmt>", "pdf")
+               .replace("<uuid:passkey_uuid>", str(uuid.uuid4()))
                .replace("<message_uuid>", str(db.session.scalar(select(Message.uuid))))
                .replace("<uuid:message_uuid>", str(db.session.scalar(select(OutboxMessage.uuid)))))
         if method == "GET":

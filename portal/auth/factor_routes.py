@@ -153,6 +153,8 @@ def setup_app():
 @confirmation_required
 def remove_app():
     """Turn off the authenticator app."""
+    if current_user.totp_secret_sealed is None:
+        return redirect(url_for("auth.security"), code=303)
     try:
         factors.remove_totp(current_user, session.get(sessions.SESSION_KEY))
     except ServiceError as error:
