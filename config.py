@@ -157,7 +157,7 @@ class Development(Config):
 
     DEBUG = False  # the Werkzeug debugger would be a remote shell; keep it off
     S3_BUCKET = env("S3_BUCKET", "portal-evidence")
-    BASE_URL = env("BASE_URL", "http://127.0.0.1:5000")
+    BASE_URL = env("BASE_URL", "http://localhost:5000")
     # The demo firm may look around before setting up a second factor (its
     # start-up banner says so); production never lets the firm skip it.
     SECOND_FACTOR_REQUIRED_FOR_FIRM = env_bool("SECOND_FACTOR_REQUIRED_FOR_FIRM", False)

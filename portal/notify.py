@@ -32,6 +32,7 @@ SUBJECTS = {
     "case_update": _l("Something new is waiting in your portal"),
     "reparole_reminder": _l("A reminder from your secure client portal"),
     "new_message": _l("You have a new message in your portal"),
+    "email_changed": _l("The email of your portal account was changed"),
     "second_factor_reset": _l("The second factor of your portal account was reset"),
 }
 
@@ -99,6 +100,12 @@ def queue_password_reset(email: str, language: str, url: str, minutes: int,
     transaction)."""
     outbox.queue(email, language, "password_reset",
                  {"url": url, "minutes": minutes, "by_firm": by_firm})
+
+
+def queue_email_changed(email: str, language: str) -> None:
+    """Tell the old address of an account that it no longer signs in there
+    (queued in the caller's transaction)."""
+    outbox.queue(email, language, "email_changed", {"url": link("/login")})
 
 
 def queue_second_factor_reset(email: str, language: str) -> None:

@@ -76,6 +76,8 @@ EXPECTED = {
     ("auth.remove_passkey", "POST"): outcome(default=404),  # nobody's passkey
     ("auth.passkey_confirm_options", "POST"): outcome(default=200),
     ("auth.passkey_confirm", "POST"): outcome(default=400),
+    ("auth.change_email", "GET"): outcome(default=200),
+    ("auth.change_email", "POST"): outcome(default=200),  # no address: re-shown with the error
     ("admin.reset_second_factor", "POST"): outcome(default=403, admin=303),
     ("cases.dashboard", "GET"): outcome(default=200),
     ("cases.show_case", "GET"): outcome(default=200, other_attorney=404),

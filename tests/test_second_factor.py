@@ -319,3 +319,30 @@ def test_only_admins_reset_factors(client, login_as, make_user):
     assert client.submit(f"/admin/users/{person.uuid}/second-factor/reset").status_code == 403
     db.session.refresh(person)
     assert person.totp_secret_sealed is not None
+
+
+# --- changing the email ---------------------------------------------------------
+
+def test_changing_the_email_needs_confirmation_and_tells_the_old_address(
+        client, app, login_as, make_user, mailbox):
+    user = make_user()
+    other = PortalClient(app, use_cookies=True)
+    password_step(other, user)
+    login_as(user)
+    _age_confirmation(user)
+    asked = client.get("/account/email")
+    assert "/account/confirm" in asked.headers["Location"]
+    client.submit("/account/confirm", {"password": "not the password at all"})
+    assert client.get("/account/email").status_code == 302  # a wrong password confirms nothing
+
+    client.submit("/account/confirm", {"password": PASSWORD})
+    taken = make_user().email
+    assert "Another account already uses" in client.submit("/account/email",
+                                                           {"email": taken}).text
+    old = user.email
+    response = client.submit("/account/email", {"email": "New.Address@Example.org"})
+    assert response.status_code == 303
+    db.session.refresh(user)
+    assert user.email == "new.address@example.org"
+    assert mailbox.messages[-1]["To"] == old
+    assert not signed_in(other) and signed_in(client)

@@ -15,8 +15,8 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from portal.auth import factors, recovery, sessions, throttle, totp
-from portal.auth.forms import AppSetupForm, ConfirmForm, SecondFactorForm
+from portal.auth import factors, recovery, services, sessions, throttle, totp
+from portal.auth.forms import AppSetupForm, ConfirmForm, EmailForm, SecondFactorForm
 from portal.auth.reauth import confirmation_required
 from portal.auth.routes import bp, safe_next, start
 from portal.crypto import CryptoError
@@ -210,6 +210,24 @@ def regenerate_recovery_codes():
         flash(error.message, "error")
         return redirect(url_for("auth.security"), code=303)
     return redirect(show_codes_url(codes), code=303)
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+@confirmation_required
+def change_email():
+    """Change the email one signs in with (after confirming it's you)."""
+    form = EmailForm()
+    if form.validate_on_submit():
+        try:
+            services.change_email(current_user, session.get(sessions.SESSION_KEY),
+                                  form.email.data)
+        except ServiceError as error:
+            form.email.errors.append(error.message)
+        else:
+            flash(_("Your email is now %(email)s. We told your old address about the change.",
+                    email=current_user.email), "success")
+            return redirect(url_for("auth.edit_profile"), code=303)
+    return render_template("auth/change_email.html", form=form)
 
 
 # --- confirming it's you -------------------------------------------------------

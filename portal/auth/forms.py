@@ -90,3 +90,7 @@ class ConfirmForm(FlaskForm):
 class AppSetupForm(FlaskForm):
     code = StringField(_l("Code from the app"), validators=[DataRequired(), Length(max=20)],
                        description=_l("Type the 6-digit code the app shows for this account."))
+
+
+class EmailForm(FlaskForm):
+    email = email_field(_l("New email"))

@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, notify
 from portal.auth import passwords, sessions
 from portal.errors import ServiceError
 from portal.extensions import db
@@ -74,6 +74,23 @@ def update_profile(user: User, name: str, language: str, timezone: str) -> None:
         raise ServiceError(_l("Choose one of the offered time zones."))
     user.name, user.language, user.timezone = name.strip(), language, timezone
     audit.record("account.profile_updated", actor=user)
+    db.session.commit()
+
+
+def change_email(user: User, token: str | None, email: str) -> None:
+    """Change the address ``user`` signs in with (the caller checked they
+    confirmed it's them). The old address is told, content-free, so a
+    hijacked session cannot move the account away unnoticed; other sessions end."""
+    email = normalize_email(email)
+    if email == user.email:
+        return
+    if find_user(email) is not None:
+        raise ServiceError(_l("Another account already uses this email."))
+    old = user.email
+    user.email = email
+    sessions.end_all_sessions(user, keep_token=token)
+    notify.queue_email_changed(old, user.language)
+    audit.record("account.email_changed", actor=user, target=old)
     db.session.commit()
 
 

@@ -68,15 +68,21 @@ def main() -> None:
     s3.start()
     consumer = None
     try:
-        app = create_app("development", {**s3.app_config(),
-                                         "BASE_URL": f"http://127.0.0.1:{port}"})
+        # localhost, not 127.0.0.1: a passkey's relying party must be a host
+        # name, and browsers treat http://localhost as a secure context.
+        base_url = f"http://localhost:{port}"
+        app = create_app("development", {**s3.app_config(), "BASE_URL": base_url})
         with app.app_context():
             upgrade()
             demo.seed()
             demo.print_logins(print)
+            if not app.config["SECOND_FACTOR_REQUIRED_FOR_FIRM"]:
+                print("Second factor: the demo firm may sign in without one; production sends "
+                      "admins, attorneys and staff to set one up first (Settings > Sign-in "
+                      "security shows the set-up pages).", flush=True)
         print("Starting a job consumer (mail is sent by it) ...", flush=True)
         consumer = start_consumer(app)
-        print(f"\nThe portal is at http://127.0.0.1:{port}  (Ctrl-C stops it)\n", flush=True)
+        print(f"\nThe portal is at {base_url}  (Ctrl-C stops it)\n", flush=True)
         serve(app, port)
     except KeyboardInterrupt:
         pass
