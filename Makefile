@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: setup run test browser-deps bench bench-dashboard translations extract-messages clean
+.PHONY: setup run lint test browser-deps bench bench-dashboard translations extract-messages clean
 
 setup: $(STAMP) translations
 
@@ -24,6 +24,12 @@ translations: $(CATALOGS:.po=.mo)
 ## Serve the portal with SQLite, an embedded S3 server and demo data under instance/.
 run: setup
 	PORTAL_ENV=development $(PY) -m portal.dev.server
+
+## Lint with ruff (rules in pyproject.toml) and check security with bandit, which fails on
+## medium or high severity; a deliberate exception is an inline `# nosec BXXX  # why`.
+lint: setup
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/bandit --quiet --severity-level medium -r portal config.py wsgi.py gunicorn.conf.py
 
 ## Run the whole suite (PostgreSQL when PORTAL_TEST_DATABASE_URL is set, SQLite otherwise).
 ## The browser tests (tests/browser/) also need PostgreSQL and `make browser-deps`;

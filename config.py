@@ -167,7 +167,7 @@ class Testing(Config):
     """The test suite: cheap password hashing, settings injected by fixtures."""
 
     TESTING = True
-    SECRET_KEY = "test-secret-key-not-for-production"
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 - the test suite's own
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     MAIL_USE_TLS = False

@@ -184,7 +184,7 @@ def measure(app, rounds: int) -> dict[str, float]:
     client = app.test_client()
     login(client)
     times: dict[str, list[float]] = {name: [] for name in PAGES}
-    for name, path in PAGES.items():  # warm up: templates compiled, caches filled
+    for path in PAGES.values():  # warm up: templates compiled, caches filled
         if (status := client.get(path).status_code) != 200:
             raise Failure(f"GET {path} answered {status}")
     for _ in range(rounds):

@@ -56,7 +56,7 @@ def init_app(app: Flask) -> None:
         log.error("database unavailable: %s", error.__class__.__name__)
         try:
             db.session.rollback()
-        except Exception:  # the connection is gone; nothing to roll back
+        except Exception:  # noqa: BLE001, S110 - the connection is gone; nothing to roll back
             pass
         # Render as anonymous: loading the user would need the database again.
         g._login_user = login_manager.anonymous_user()

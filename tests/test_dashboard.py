@@ -390,7 +390,7 @@ def test_parole_list_is_short_and_says_how_many_more(make_user, make_case, monke
 def test_an_attorney_never_sees_another_attorneys_case(client, login_as, office):
     lawyer, cases = office["lawyer"], office["cases"]
     cases["elsewhere"].parole_ends_on = today_for(lawyer) + timedelta(days=30)
-    cases["elsewhere"].flags  # loaded before the commit expires it
+    cases["elsewhere"].flags  # noqa: B018 - loaded before the commit expires it
     db.session.commit()
     result = board(lawyer, q="ana gomez", state="all")
     assert refs(result) == ["HP-2026-0101"]

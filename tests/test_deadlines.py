@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import select
 
 from portal.cases.deadlines import deadlines, next_deadline_by_case
 from portal.extensions import db

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from portal.extensions import db
 from portal.messages import services
-from portal.models import AuditEvent, Message, OutboxMessage
+from portal.models import AuditEvent, Message
 from portal.models.types import utcnow
 from tests.messages import post_thread, thread_key
 

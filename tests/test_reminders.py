@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
 
 from portal.extensions import db
 from portal.models import DocumentRequest, RequestState, Role

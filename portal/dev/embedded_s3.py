@@ -65,7 +65,7 @@ def _certificates(folder: Path) -> tuple[Path, Path, Path]:
     if not key.exists():
         folder.mkdir(mode=0o700, exist_ok=True)
         ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)
+        run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True)  # noqa: E731
         run("req", "-x509", *ec, "-keyout", str(folder / "ca.key"), "-out", str(ca),
             "-days", "3650", "-subj", "/CN=portal embedded S3 CA")
         run("req", *ec, "-keyout", str(key), "-out", str(folder / "weed.csr"),

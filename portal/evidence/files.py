@@ -54,7 +54,7 @@ def detect_type(head: bytes) -> str | None:
 def safe_filename(name: str | None) -> str:
     """A file name fit to show and to offer on download: no directory parts,
     no control, formatting or bidirectional-override characters (which can
-    disguise ``evil‮fdp.exe`` as ``evilexe.pdf``), at most 200 characters."""
+    disguise ``evil<U+202E>fdp.exe`` as ``evilexe.pdf``), at most 200 characters."""
     name = unicodedata.normalize("NFC", name or "")
     name = re.split(r"[/\\]", name)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] not in ("C", "Z")
