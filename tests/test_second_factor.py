@@ -84,6 +84,7 @@ def test_setting_up_an_app_needs_a_first_code_and_gives_recovery_codes_once(
 def test_the_secret_opens_only_for_its_own_person(app, make_user):
     owner, other = make_user(), make_user()
     sealed = totp.seal(owner, SECRET)
+    assert totp.unseal(owner, sealed) == SECRET
     with pytest.raises(CryptoError):
         totp.unseal(other, sealed)
 
@@ -118,6 +119,14 @@ def test_a_code_is_good_once_and_only_near_its_time(client, app, make_user):
     assert "auth.second_factor_failed" in actions()
     # The next step's code is within the window, and newer than the one used.
     assert replay.submit("/login/verify", {"code": code_at(+1)}).status_code == 302
+
+
+def test_a_code_from_two_steps_ago_is_refused(client, make_user):
+    user = with_app(make_user())  # no code used yet: only the time window refuses it
+    password_step(client, user)
+    assert client.submit("/login/verify", {"code": code_at(-2)}).status_code == 200
+    assert client.submit("/login/verify", {"code": code_at(+2)}).status_code == 200
+    assert not signed_in(client)
 
 
 def test_the_previous_step_is_still_accepted(client, make_user):
