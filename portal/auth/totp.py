@@ -47,9 +47,11 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 
 def qr_svg(uri: str) -> str:
-    """The QR code of ``uri`` as inline SVG, drawn here (no outside service)."""
+    """The QR code of ``uri`` as inline SVG, drawn here (no outside service).
+    With a viewBox and no fixed size (the page's CSS sizes it), so a long
+    address's larger code shrinks to a phone's width instead of overflowing."""
     return segno.make(uri, error="m").svg_inline(scale=5, dark="#000", light="#fff",
-                                                 title="QR")
+                                                 title="QR", omitsize=True)
 
 
 def normalize(code: str) -> str:

@@ -25,10 +25,11 @@ from tests.browser import production, servers
 
 CHROMIUM = os.environ.get("PORTAL_TEST_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags chromium keeps calling home, which
-# on a closed network means a flood of failing connections.
+# on a closed network means a flood of failing connections. The portal's host
+# name is 127.0.0.1 for chromium alone (no /etc/hosts entry needed).
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+                 "--disable-sync", f"--host-resolver-rules=MAP {servers.HOST} {servers.ADDRESS}"]
 INSTALL_HINT = "`make browser-deps` as root installs them, as .ci/run does"
 PASSWORD = "juniper-harbor-lantern-meadow-42"
 
@@ -85,15 +86,40 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 
 # --- the portal as production runs it ----------------------------------------
 
+# Public keys (base64 SHA-256 of the SubjectPublicKeyInfo) of the test's
+# certificates, which every chromium launched here trusts.
+TRUSTED_KEYS: list[str] = []
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(browser_prerequisites, tmp_path_factory) -> tuple:
+    """The run's self-signed certificate for ``servers.HOST``: (cert, key).
+    Chromium trusts it (``chromium_args``) rather than ignoring its errors:
+    Chromium refuses WebAuthn on a page with a certificate error (only the
+    DevTools virtual authenticator is let through), and no error is hidden."""
+    certificate, key = servers.make_certificate(tmp_path_factory.mktemp("tls"))
+    TRUSTED_KEYS.append(servers.spki_sha256(certificate))
+    return certificate, key
+
+
+def chromium_args() -> list[str]:
+    """Chromium's flags: ``CHROMIUM_ARGS`` and trust in the test's certificate.
+    --ignore-certificate-errors-spki-list counts only with a --user-data-dir,
+    which Playwright's persistent contexts pass."""
+    assert TRUSTED_KEYS, "launch chromium after the tls_certificate fixture"
+    return [*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={','.join(TRUSTED_KEYS)}"]
+
+
 @pytest.fixture(scope="module")
-def production_portal(browser_prerequisites, tmp_path_factory, s3_server,
+def production_portal(browser_prerequisites, tls_certificate, tmp_path_factory, s3_server,
                       smtp_server) -> Iterator[servers.Portal]:
     """The portal with production settings under gunicorn, behind nginx
-    terminating TLS on 127.0.0.1, on a fresh PostgreSQL database migrated by
-    ``flask db upgrade``; stopped and dropped afterwards."""
+    terminating TLS on 127.0.0.1, at https://portal.test:<port>, on a fresh
+    PostgreSQL database migrated by ``flask db upgrade``; stopped and dropped
+    afterwards."""
     root = tmp_path_factory.mktemp("production")
     app_port, tls_port = free_port(), free_port()
-    base_url = f"https://127.0.0.1:{tls_port}"
+    base_url = f"https://{servers.HOST}:{tls_port}"
     gunicorn_log, nginx_log = root / "gunicorn.log", root / "nginx-error.log"
     gunicorn = nginx = None
     with servers.fresh_database(os.environ["PORTAL_TEST_DATABASE_URL"]) as database_url:
@@ -113,7 +139,7 @@ def production_portal(browser_prerequisites, tmp_path_factory, s3_server,
             # gunicorn's control socket has one path per user: two runs would share it.
             gunicorn_args.insert(-1, "--no-control-socket")
             gunicorn = servers.start(gunicorn_args, gunicorn_log, env=env)
-            certificate, key = servers.make_certificate(root)
+            certificate, key = tls_certificate
             config = servers.nginx_config(root, port=tls_port, upstream=f"127.0.0.1:{app_port}",
                                           certificate=certificate, key=key)
             nginx = servers.start([_nginx(), "-c", str(config), "-p", str(root),
@@ -135,7 +161,7 @@ def production_portal(browser_prerequisites, tmp_path_factory, s3_server,
 @contextlib.contextmanager
 def _browser_context(tmp_path, **options) -> Iterator:
     """A fresh headless chromium profile (Playwright's BrowserContext) that
-    accepts the test's self-signed certificate and keeps downloads;
+    trusts the test's self-signed certificate and keeps downloads;
     ``options`` (locale, time zone, viewport...) override the defaults."""
     from playwright.sync_api import sync_playwright
 
@@ -149,24 +175,25 @@ def _browser_context(tmp_path, **options) -> Iterator:
 
 def launch(playwright, profile, **options):
     """A headless chromium context of its own profile directory, from a
-    running Playwright (several at once: two people in one test)."""
+    running Playwright (several at once: two people in one test). It trusts
+    the test's certificate: no certificate error is ignored."""
     settings = {"locale": "en-US", "viewport": {"width": 1280, "height": 800}, **options}
     context = playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-        ignore_https_errors=True, accept_downloads=True, **settings)
+        str(profile), executable_path=CHROMIUM, headless=True, args=chromium_args(),
+        accept_downloads=True, **settings)
     context.set_default_timeout(15_000)
     return context
 
 
 @pytest.fixture()
-def browser(browser_prerequisites, tmp_path):
+def browser(browser_prerequisites, tls_certificate, tmp_path):
     """A desktop chromium in English (see ``_browser_context``)."""
     with _browser_context(tmp_path) as context:
         yield context
 
 
 @pytest.fixture()
-def phone_browser_es(browser_prerequisites, tmp_path):
+def phone_browser_es(browser_prerequisites, tls_certificate, tmp_path):
     """A phone's chromium (390 x 844, touch) set to Spanish and Caracas time,
     as a Venezuelan client's would be."""
     with _browser_context(tmp_path, locale="es-VE", timezone_id="America/Caracas",

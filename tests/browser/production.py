@@ -15,6 +15,7 @@ from portal.crypto import generate_master_key
 from portal.extensions import db
 from portal.models import Case, CaseMembership, Role, User
 from portal.models.case import CaseRole
+from tests.browser import signin
 
 
 def redis_url() -> str:
@@ -60,12 +61,24 @@ def _add_client_case(attorney: User, client: User, reference: str, title: str,
     return str(case.uuid)
 
 
-def add_people_and_case(app, password: str) -> tuple[str, str, str]:
-    """An attorney, a client with a password, and a case they share:
-    (client email, case uuid, case title)."""
-    title = "Humanitarian parole for Rosa Pérez"
+def add_firm_member(app, email: str, name: str, role: Role, password: str) -> None:
+    """An admin, attorney or staff member with a password and, as production
+    requires of the firm, an authenticator app the tests hold
+    (``signin.sign_in`` types its codes)."""
     with app.app_context():
-        attorney = create_user("attorney@firm.example", "Laura Méndez", Role.ATTORNEY, password)
+        user = create_user(email, name, role, password)
+        signin.add_authenticator_app(user, app.config["BASE_URL"])
+        db.session.commit()
+        db.session.remove()
+
+
+def add_people_and_case(app, password: str) -> tuple[str, str, str]:
+    """An attorney (with an authenticator app), a client with a password,
+    and a case they share: (client email, case uuid, case title)."""
+    title = "Humanitarian parole for Rosa Pérez"
+    add_firm_member(app, "attorney@firm.example", "Laura Méndez", Role.ATTORNEY, password)
+    with app.app_context():
+        attorney = db.session.scalar(select(User).where(User.email == "attorney@firm.example"))
         client = create_user("ana.perez@example.org", "Ana Pérez", Role.CLIENT, password)
         case_uuid = _add_client_case(attorney, client, "HP-2026-0042", title, "Rosa Pérez",
                                      date(2026, 1, 12))

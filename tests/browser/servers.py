@@ -4,27 +4,36 @@ certificate made for the run. Every server is a child process of the test
 run that dies with it; callers stop each one in a ``finally``."""
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
+import hashlib
+import http.client
 import os
 import secrets
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+
+# The portal's host name in the browser tests. Passkeys need one: WebAuthn
+# refuses an IP address as the relying party id. Chromium is told it is
+# 127.0.0.1 (--host-resolver-rules), and so is Python (``get``).
+HOST = "portal.test"
+ADDRESS = "127.0.0.1"
 
 # The server block of docs/deploy.md, with the test's addresses and paths put
 # in. Keep the two in step.
@@ -146,22 +155,36 @@ def fresh_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, valid one day: (cert, key)."""
+def make_certificate(directory: Path, host: str = HOST) -> tuple[Path, Path]:
+    """A self-signed certificate for ``host`` (and 127.0.0.1), valid one
+    day: (cert, key). Chromium trusts it by its public key (``spki_sha256``)."""
     certificate, key = directory / "portal.crt", directory / "portal.key"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1",
+         "-nodes", "-days", "1", "-subj", f"/CN={host}",
+         "-addext", f"subjectAltName=DNS:{host},IP:{ADDRESS}",
+         "-addext", "extendedKeyUsage=serverAuth",
          "-keyout", str(key), "-out", str(certificate)],
         check=True, capture_output=True)
     return certificate, key
 
 
+def spki_sha256(certificate: Path) -> str:
+    """The base64 SHA-256 of the certificate's SubjectPublicKeyInfo, as
+    chromium's --ignore-certificate-errors-spki-list takes it."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    public_key = x509.load_pem_x509_certificate(certificate.read_bytes()).public_key()
+    spki = public_key.public_bytes(serialization.Encoding.DER,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 def nginx_config(root: Path, *, port: int, upstream: str, certificate: Path, key: Path) -> Path:
     """Write nginx's configuration under ``root`` and return its path."""
     site = NGINX_SITE.format(
-        listen=f"127.0.0.1:{port}", server_name="127.0.0.1", certificate=certificate,
+        listen=f"{ADDRESS}:{port}", server_name=HOST, certificate=certificate,
         certificate_key=key, upstream=upstream,
         # The test's only addition: nginx reaches the app from another loopback
         # address than the browser's, so a proxy believed or not shows in the audit.
@@ -215,12 +238,34 @@ def tail(path: Path, lines: int = 30) -> str:
                                                 .splitlines()[-lines:])
 
 
+class _Connection(http.client.HTTPSConnection):
+    """HTTPS to ``ADDRESS`` for a URL's host name, as chromium's
+    --host-resolver-rules has it: the certificate is checked for the name."""
+
+    def connect(self) -> None:
+        raw = socket.create_connection((ADDRESS, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)
+
+
+def get(url: str, certificate: Path, timeout: float = 5) -> tuple[int, bytes]:
+    """GET ``url`` (on ``HOST``) over TLS, verified against ``certificate``:
+    (status, body)."""
+    parts = urlsplit(url)
+    connection = _Connection(parts.hostname, parts.port or 443, timeout=timeout,
+                             context=ssl.create_default_context(cafile=str(certificate)))
+    try:
+        connection.request("GET", parts.path or "/")
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def wait_until_ready(url: str, certificate: Path, processes: dict[str, subprocess.Popen],
                      logs: list[Path], timeout: float = 45) -> None:
     """Poll ``url`` over TLS, verified against ``certificate``, until it
     answers 200. Raises ``RuntimeError`` with the servers' logs if a server
     exits or ``timeout`` seconds pass."""
-    context = ssl.create_default_context(cafile=str(certificate))
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while True:
@@ -229,12 +274,11 @@ def wait_until_ready(url: str, certificate: Path, processes: dict[str, subproces
                 raise RuntimeError(f"{name} exited with {process.returncode}\n"
                                    + "\n".join(tail(log) for log in logs))
         try:
-            with urllib.request.urlopen(url, context=context, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except urllib.error.HTTPError as error:
-            last = f"{error.code} {error.read()[:200]!r}"
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+            status, body = get(url, certificate)
+            if status == 200:
+                return
+            last = f"{status} {body[:200]!r}"
+        except (OSError, http.client.HTTPException) as error:  # ssl.SSLError is an OSError
             last = str(error)
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} not ready after {timeout} s: {last}\n"

@@ -19,9 +19,9 @@ from portal.models import Case, OutboxMessage
 from portal.outbox import services as outbox
 from tests.browser.conftest import _browser_context, launch
 from tests.browser.servers import Portal
+from tests.browser.signin import SIGN_IN, sign_in
+from tests.browser.test_requests_es import ATTORNEY, VIEWPORTS, _no_horizontal_scroll, _screenshot
 from tests.uploads import PDF
-from tests.browser.test_requests_es import (ATTORNEY, SIGN_IN, VIEWPORTS, _no_horizontal_scroll,
-                                            _screenshot, _sign_in)
 
 CLIENT_EMAIL = "carmen.rios@example.org"
 CLIENT_NAME = "Carmen Ríos"
@@ -44,7 +44,7 @@ def _clean_queue(production_portal: Portal):
 
 
 @pytest.fixture()
-def phone(browser_prerequisites, tmp_path):
+def phone(browser_prerequisites, tls_certificate, tmp_path):
     """A phone's chromium (390 px, touch) in English, in Caracas."""
     with _browser_context(tmp_path, timezone_id="America/Caracas", viewport=VIEWPORTS["phone"],
                           is_mobile=True, has_touch=True) as context:
@@ -66,7 +66,7 @@ def test_attorney_opens_a_case_and_invites_the_client(production_portal: Portal,
 
     portal, base = production_portal, production_portal.base_url
     page = browser.new_page()
-    _sign_in(page, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
+    sign_in(page, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
     page.get_by_role("link", name="Open a case").click()
     page.get_by_label("Type of case").select_option(label="Humanitarian parole")
     page.get_by_label("Title").fill(TITLE)
@@ -148,7 +148,7 @@ def test_attorney_records_the_receipt_number_and_moves_the_stage(production_port
 
     portal, base = production_portal, production_portal.base_url
     page = browser.new_page()
-    _sign_in(page, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
+    sign_in(page, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
     page.goto(f"{base}/cases/{SHARED['case']}")
 
     page.get_by_text("Record the receipt number").click()
@@ -203,7 +203,7 @@ def test_client_sees_the_receipt_number_and_the_new_stage(production_portal: Por
 
     portal, base = production_portal, production_portal.base_url
     page = phone.new_page()
-    _sign_in(page, base, CLIENT_EMAIL, "a long and new passphrase 7", SIGN_IN["en"])
+    sign_in(page, base, CLIENT_EMAIL, "a long and new passphrase 7", SIGN_IN["en"])
     page.goto(f"{base}/cases/{SHARED['case']}")
     received = _stage("receipt_received")
     expect(page.locator("ol.path li.current .name")).to_have_text(
@@ -247,7 +247,7 @@ def test_client_writes_with_an_attachment_and_sees_the_answer_without_reloading(
                           is_mobile=True, has_touch=True, timezone_id="America/Caracas")
         desktop = launch(playwright, tmp_path / "attorney")
         client = phone_es.new_page()
-        _sign_in(client, base, CLIENT_EMAIL, "a long and new passphrase 7", SIGN_IN["en"])
+        sign_in(client, base, CLIENT_EMAIL, "a long and new passphrase 7", SIGN_IN["en"])
         client.goto(f"{base}/cases/{SHARED['case']}/messages")
         client.get_by_label("Su mensaje").fill("Adjunto la carta del hospital.")
         client.locator("#attachments").set_input_files(
@@ -263,7 +263,7 @@ def test_client_writes_with_an_attachment_and_sees_the_answer_without_reloading(
         _screenshot(client, "case-9-client-es-attachment")
 
         lawyer = desktop.new_page()
-        _sign_in(lawyer, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
+        sign_in(lawyer, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
         row = lawyer.locator("tr", has=lawyer.get_by_role("link", name=SHARED["reference"]))
         expect(row.locator(".badge.unread")).to_have_text("2 unread messages")
         lawyer.goto(f"{base}/cases/{SHARED['case']}/messages")

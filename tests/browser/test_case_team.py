@@ -10,13 +10,13 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from portal.auth.services import create_user
 from portal.extensions import db
 from portal.models import AuditEvent, Case, Role
 from tests.browser.conftest import launch
+from tests.browser.production import add_firm_member
 from tests.browser.servers import Portal
-from tests.browser.test_requests_es import (ATTORNEY, SIGN_IN, VIEWPORTS, _no_horizontal_scroll,
-                                            _screenshot, _sign_in)
+from tests.browser.signin import SIGN_IN, sign_in
+from tests.browser.test_requests_es import ATTORNEY, VIEWPORTS, _no_horizontal_scroll, _screenshot
 
 COLLEAGUE = "jorge.diaz@firm.example"
 PARALEGAL = "olga.petrova@firm.example"
@@ -24,10 +24,9 @@ PARALEGAL = "olga.petrova@firm.example"
 
 @pytest.fixture(scope="module", autouse=True)
 def _colleagues(production_portal: Portal):
-    with production_portal.app.app_context():
-        create_user(COLLEAGUE, "Jorge Díaz", Role.ATTORNEY, production_portal.client_password)
-        create_user(PARALEGAL, "Olga Petrova", Role.STAFF, production_portal.client_password)
-        db.session.remove()
+    app, password = production_portal.app, production_portal.client_password
+    add_firm_member(app, COLLEAGUE, "Jorge Díaz", Role.ATTORNEY, password)
+    add_firm_member(app, PARALEGAL, "Olga Petrova", Role.STAFF, password)
     yield
     production_portal.app.extensions["jobs"].storage.flush_all()  # notices for no consumer
 
@@ -41,7 +40,7 @@ def test_a_reassigned_attorney_meets_the_case_as_one_she_never_had(
     with sync_playwright() as playwright:
         laura = launch(playwright, tmp_path / "laura")
         thread = laura.new_page()
-        _sign_in(thread, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
+        sign_in(thread, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
         never_had = thread.goto(f"{base}/cases/{uuid.uuid4()}")
         assert never_had.status == 404
         never_had_text = thread.locator("main").inner_text()
@@ -72,7 +71,7 @@ def test_a_reassigned_attorney_meets_the_case_as_one_she_never_had(
         jorge = launch(playwright, tmp_path / "jorge", viewport=VIEWPORTS["phone"],
                        is_mobile=True, has_touch=True)
         page = jorge.new_page()
-        _sign_in(page, base, COLLEAGUE, portal.client_password, SIGN_IN["en"])
+        sign_in(page, base, COLLEAGUE, portal.client_password, SIGN_IN["en"])
         page.goto(case_url)
         team = page.locator("ul.people.team")
         expect(team.locator("li")).to_have_count(1)

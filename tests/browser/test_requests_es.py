@@ -18,6 +18,7 @@ from portal.models import Case, DocumentRequest, DocumentVersion, RequestState, 
 from portal.requests import services
 from tests.browser import production
 from tests.browser.servers import Portal
+from tests.browser.signin import SIGN_IN, sign_in
 from tests.uploads import PDF
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -89,21 +90,6 @@ def _upload(page, card, name: str, content: bytes, portal: Portal) -> None:
     page.wait_for_load_state()
 
 
-# The sign-in form's labels (email, password, button) in each browser language.
-SIGN_IN = {"es": ("Correo electrónico", "Contraseña", "Iniciar sesión"),
-           "en": ("Email", "Password", "Sign in")}
-
-
-def _sign_in(page, base: str, email: str, password: str, labels: tuple[str, str, str]) -> None:
-    """Sign in through the form, as a person would."""
-    email_label, password_label, button = labels
-    page.goto(f"{base}/login")
-    page.get_by_label(email_label).fill(email)
-    page.get_by_label(password_label).fill(password)
-    page.get_by_role("button", name=button).click()
-    page.wait_for_url(f"{base}/")
-
-
 def _no_horizontal_scroll(page) -> None:
     """Nothing on the page is wider than the phone's screen."""
     widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
@@ -129,7 +115,7 @@ def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
     page = phone_browser_es.new_page()
 
     # The browser speaks Spanish, so the sign-in page does too.
-    _sign_in(page, base, email, portal.client_password, SIGN_IN["es"])
+    sign_in(page, base, email, portal.client_password, SIGN_IN["es"])
 
     page.goto(f"{base}/cases/{case_uuid}")
     # Where the case stands, then "What we need from you", in Spanish.
@@ -193,7 +179,7 @@ def test_attorney_reviews_from_the_queue_and_sends_the_checklist(
     portal, base = production_portal, production_portal.base_url
     _email, case_uuid, request_uuid, _due = spanish_case
     page = browser.new_page()
-    _sign_in(page, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
+    sign_in(page, base, ATTORNEY, portal.client_password, SIGN_IN["en"])
 
     page.get_by_role("link", name="To review (1)").click()
     row = page.get_by_role("region", name="To review").locator("tbody tr").first
