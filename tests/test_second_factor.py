@@ -355,3 +355,22 @@ def test_changing_the_email_needs_confirmation_and_tells_the_old_address(
     assert user.email == "new.address@example.org"
     assert mailbox.messages[-1]["To"] == old
     assert not signed_in(other) and signed_in(client)
+
+
+def test_an_invitation_for_an_existing_account_leads_to_the_code_step(
+        client, app, login_as, make_user, make_case, mailbox):
+    attorney = make_user(Role.ATTORNEY)
+    case = make_case(attorney=attorney)
+    login_as(attorney)
+    client.submit(f"/cases/{case.uuid}/invite", {"name": "Ana", "email": "ana@example.org",
+                                                 "case_role": "client", "language": "en"})
+    link = mailbox.links(mailbox.messages[-1])[0].replace("http://portal.test", "")
+    # Meanwhile Ana's account came to exist, with an authenticator app.
+    ana = with_app(make_user(Role.CLIENT, email="ana@example.org"))
+    newcomer = PortalClient(app, use_cookies=True)
+    newcomer.get(link)
+    refused = newcomer.submit("/invitation", {"name": "Ana", "password": "x" * 20,
+                                              "confirm": "x" * 20})
+    assert "already exists" in refused.text and not signed_in(newcomer)
+    assert password_step(newcomer, ana).headers["Location"].endswith("/login/verify")
+    assert not signed_in(newcomer)
