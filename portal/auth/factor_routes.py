@@ -73,6 +73,9 @@ def second_factor():
         factors.record_failure(user)
         form.code.errors.append(_("That code is not correct, or it was used already. Type "
                                   "the code your app shows now."))
+    if user.totp_secret_sealed is None:
+        form.code.description = _("One of the recovery codes you saved when you set up your "
+                                  "passkey.")
     return render_template("auth/second_factor.html", form=form, user=user,
                            has_app=user.totp_secret_sealed is not None,
                            has_passkey=factors.has_passkey(user))

@@ -62,6 +62,8 @@ def add_passkey():
                              challenge, str(data.get("name", "")))
     except ServiceError as error:
         return _refused(error.message)
+    flash(_("Your passkey was added. Any other device signed in to your account was signed "
+            "out."), "success")
     if codes:
         return jsonify(redirect=show_codes_url(codes))
     return jsonify(redirect=url_for("auth.security"))
