@@ -100,6 +100,7 @@ def _development_defaults(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from portal.admin.routes import bp as admin_bp
+    from portal.audit_trail.routes import bp as audit_trail_bp
     from portal.agenda.routes import bp as agenda_bp
     from portal.auth.routes import bp as auth_bp
     from portal.cases.routes import bp as cases_bp
@@ -110,5 +111,5 @@ def _register_blueprints(app: Flask) -> None:
     from portal.uscis.routes import bp as uscis_bp
 
     for blueprint in (auth_bp, cases_bp, evidence_bp, requests_bp, uscis_bp, agenda_bp,
-                      messages_bp, admin_bp, health_bp):
+                      messages_bp, admin_bp, audit_trail_bp, health_bp):
         app.register_blueprint(blueprint)

@@ -1,4 +1,5 @@
-"""``flask`` commands: accounts, keys and storage (the demo seed: ``portal.dev.cli``)."""
+"""``flask`` commands: accounts, keys and storage; ``flask audit`` is
+``portal.audit_trail.cli`` (the demo seed: ``portal.dev.cli``)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -72,8 +73,10 @@ def reconcile_storage_command(repair: bool, grace_minutes: int) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
+    from portal.audit_trail.cli import audit_cli
+
     for command in (create_user_command, generate_master_key_command,
-                    rotate_key_command, reconcile_storage_command):
+                    rotate_key_command, reconcile_storage_command, audit_cli):
         app.cli.add_command(command)
     if app.config["PORTAL_ENV"] != "production":
         # Dev-only code stays out of production processes altogether.

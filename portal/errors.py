@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError, InterfaceError
 
 from portal.extensions import db, login_manager
+from portal.permissions import record_denial
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,18 @@ def render_error(status: int, message=None):
                            message=message or MESSAGES.get(status, MESSAGES[500])), status
 
 
+def _refused(status: int):
+    """A 403 or 404 page; a signed-in person's refusal is audited first."""
+    record_denial(status)
+    return render_error(status)
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers: plain pages, never a stack trace."""
-    for status in (400, 403, 404, 405, 413, 429):
+    for status in (400, 405, 413, 429):
         app.register_error_handler(status, lambda e, s=status: render_error(s))
+    for status in (403, 404):
+        app.register_error_handler(status, lambda e, s=status: _refused(s))
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

@@ -12,8 +12,9 @@ from __future__ import annotations
 import uuid
 from functools import wraps
 
-from flask import abort
+from flask import abort, g, request
 from flask_login import current_user
+from sqlalchemy import select
 
 from portal import audit
 from portal.extensions import db
@@ -36,6 +37,7 @@ def roles_required(*roles: Role):
             if current_user.role not in roles:
                 audit.record("access.denied", actor=current_user, target=view.__name__)
                 db.session.commit()
+                g.denial_recorded = True
                 abort(403)
             return view(*args, **kwargs)
         return wrapped
@@ -48,4 +50,36 @@ def deny(user: User, case: Case | None, action: str, target: str | None, exists:
     timing cannot tell them apart. ``exists`` is kept for the firm's eyes."""
     audit.record(action, actor=user, case=case, target=target, exists=exists)
     db.session.commit()
+    g.denial_recorded = True
     abort(404)
+
+
+def record_denial(status: int) -> None:
+    """Put a signed-in person's 403 or 404 from a page in the trail as
+    ``access.denied`` with the path (and the case it names, if any), unless
+    the check that refused already recorded it (``deny``, ``roles_required``).
+
+    Addresses that match no page and public pages are left alone, so a 404
+    costs anonymous visitors and scanners no extra work (the person is only
+    looked at where ``require_login`` has loaded them already).
+    """
+    from portal.security import PUBLIC_ENDPOINTS  # security imports the auth feature
+
+    if (request.url_rule is None or request.endpoint in PUBLIC_ENDPOINTS
+            or g.get("denial_recorded") or not current_user.is_authenticated):
+        return
+    db.session.rollback()  # nothing the refused request left pending is kept
+    audit.record("access.denied", actor=current_user, case=_case_in_path(),
+                 target=request.path[:100], status=status, method=request.method,
+                 endpoint=request.endpoint)
+    db.session.commit()
+    g.denial_recorded = True
+
+
+def _case_in_path() -> Case | None:
+    """The case the refused address names, so the case's own trail shows it."""
+    try:
+        wanted = uuid.UUID(str((request.view_args or {}).get("case_uuid")))
+    except ValueError:
+        return None
+    return db.session.scalar(select(Case).where(Case.uuid == wanted))

@@ -202,6 +202,12 @@ EXPECTED = {
     ("admin.list_outbox", "GET"): outcome(default=403, admin=200),
     # A failed email: sent again, and the admin sent back to the outbox page.
     ("admin.retry_message", "POST"): outcome(default=403, admin=303),
+    # The audit trail is the admins'; a case's trail is also its attorneys' (staff run cases
+    # but do not read who looked at what).
+    ("audit_trail.list_events", "GET"): outcome(default=403, admin=200),
+    ("audit_trail.export_events", "GET"): outcome(default=403, admin=200),
+    ("audit_trail.case_events", "GET"): outcome(client=403, sponsor=403, attorney=200,
+                                                other_attorney=404, staff=403, admin=200),
 }
 
 URL_ARGS = {"token": "not-a-real-token"}

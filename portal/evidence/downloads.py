@@ -9,10 +9,10 @@ from flask_babel import lazy_gettext as _l
 from portal import audit, vault
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import Case, DocumentVersion, User
+from portal.models import Case, Document, DocumentVersion, User
 from portal.vault import IntegrityFailure
 
-__all__ = ["IntegrityFailure", "open_download", "record_integrity_failure"]
+__all__ = ["IntegrityFailure", "open_download", "record_integrity_failure", "record_view"]
 
 
 def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator[bytes]:
@@ -35,4 +35,11 @@ def open_download(actor: User, case: Case, version: DocumentVersion) -> Iterator
 def record_integrity_failure(actor: User, case: Case, version: DocumentVersion) -> None:
     """Put a failed integrity check in the audit trail."""
     audit.record("document.integrity_failed", actor=actor, case=case, target=str(version.uuid))
+    db.session.commit()
+
+
+def record_view(actor: User, case: Case, document: Document) -> None:
+    """Put the opening of a document's page (its files' names, sizes and
+    uploaders) in the audit trail."""
+    audit.record("document.viewed", actor=actor, case=case, target=str(document.uuid))
     db.session.commit()

@@ -56,11 +56,14 @@ def show_document(case_uuid: str, document_uuid: str):
     """A document's versions, with replace, withdraw and (admins) purge."""
     case = get_case_or_404(case_uuid, current_user)
     document = get_document_or_404(case, document_uuid, current_user)
-    return render_template("evidence/document.html", case=case, document=document,
+    page = render_template("evidence/document.html", case=case, document=document,
                            versions=visible_versions(current_user, case, document),
                            can_withdraw=can_withdraw, can_purge=can_purge(current_user),
                            withdraw_form=WithdrawForm(), purge_form=PurgeForm(),
                            **upload_form_context(case))
+    # Recorded once the page is made: the commit would expire what it reads.
+    downloads.record_view(current_user, case, document)
+    return page
 
 
 @bp.route("/cases/<case_uuid>/documents", methods=["POST"])
