@@ -123,6 +123,8 @@ class Config:
     # sign-in however active (a stolen cookie does not live forever).
     SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("SESSION_IDLE_MINUTES", 30))
     SESSION_MAX_AGE = timedelta(hours=env_int("SESSION_MAX_HOURS", 12))
+    # Email a person when their account is signed in to from a browser new to it.
+    NEW_BROWSER_EMAIL = env_bool("NEW_BROWSER_EMAIL", True)
     ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST = env_int("ARGON2_MEMORY_COST", 65536)  # KiB
 
@@ -165,6 +167,9 @@ class Testing(Config):
     MAIL_USE_TLS = False
     # Jobs run as they are enqueued; the real-consumer tests turn this off.
     JOBS_IMMEDIATE = env_bool("JOBS_IMMEDIATE", True)
+    # Off, or every fresh test client's first sign-in would add an email to the
+    # mail counts of tests about other things; tests/test_session_list.py turns it on.
+    NEW_BROWSER_EMAIL = False
 
 
 class Production(Config):

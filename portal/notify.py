@@ -32,6 +32,7 @@ SUBJECTS = {
     "case_update": _l("Something new is waiting in your portal"),
     "reparole_reminder": _l("A reminder from your secure client portal"),
     "new_message": _l("You have a new message in your portal"),
+    "new_browser": _l("A new sign-in to your secure client portal"),
 }
 
 
@@ -143,3 +144,11 @@ def queue_new_message(email: str, language: str, url: str) -> None:
     """Tell someone a message waits for them, without a word of it (queued
     in the caller's transaction)."""
     outbox.queue(email, language, "new_message", {"url": url})
+
+
+def queue_new_browser(email: str, language: str, when: str, device: str, url: str) -> None:
+    """Tell someone their account was signed in to from a browser new to it:
+    ``when`` and ``device`` already written in their language and time zone,
+    ``url`` the page to choose a new password (queued in the caller's
+    transaction)."""
+    outbox.queue(email, language, "new_browser", {"when": when, "device": device, "url": url})

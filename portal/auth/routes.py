@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from portal.auth import reset, services, sessions, throttle
+from portal.auth.new_browser import notify_new_browser
 from portal.cases import invitations
 from portal.auth.forms import (AcceptInvitationForm, ChangePasswordForm, ForgotPasswordForm,
                                LanguageForm, LoginForm, ProfileForm, ResetPasswordForm)
@@ -39,6 +40,7 @@ def _start(user) -> None:
     if language:
         session["language"] = language
     login_user(user)
+    notify_new_browser(user)
     throttle.remember_device(user.email)
 
 
@@ -205,3 +207,6 @@ def change_password():
             return redirect(url_for("auth.edit_profile"))
     return render_template("auth/profile.html", form=ProfileForm(formdata=None, obj=current_user),
                            password_form=form)
+
+
+from portal.auth import session_routes  # noqa: F401  (its views join this blueprint)
