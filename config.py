@@ -128,6 +128,8 @@ class Config:
     SECOND_FACTOR_REQUIRED_FOR_FIRM = True
     # The name authenticator apps show beside the portal's codes.
     FIRM_NAME = env("FIRM_NAME", "Client portal")
+    # Email a person when their account is signed in to from a browser new to it.
+    NEW_BROWSER_EMAIL = env_bool("NEW_BROWSER_EMAIL", True)
     ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST = env_int("ARGON2_MEMORY_COST", 65536)  # KiB
 
@@ -175,6 +177,9 @@ class Testing(Config):
     JOBS_IMMEDIATE = env_bool("JOBS_IMMEDIATE", True)
     # Most tests sign the firm in with a password alone; tests of the rule turn it on.
     SECOND_FACTOR_REQUIRED_FOR_FIRM = False
+    # Off, or every fresh test client's first sign-in would add an email to the
+    # mail counts of tests about other things; tests/test_session_list.py turns it on.
+    NEW_BROWSER_EMAIL = False
 
 
 class Production(Config):

@@ -34,6 +34,7 @@ SUBJECTS = {
     "new_message": _l("You have a new message in your portal"),
     "email_changed": _l("The email of your portal account was changed"),
     "second_factor_reset": _l("The second factor of your portal account was reset"),
+    "new_browser": _l("A new sign-in to your secure client portal"),
 }
 
 
@@ -157,3 +158,11 @@ def queue_new_message(email: str, language: str, url: str) -> None:
     """Tell someone a message waits for them, without a word of it (queued
     in the caller's transaction)."""
     outbox.queue(email, language, "new_message", {"url": url})
+
+
+def queue_new_browser(email: str, language: str, when: str, device: str, url: str) -> None:
+    """Tell someone their account was signed in to from a browser new to it:
+    ``when`` and ``device`` already written in their language and time zone,
+    ``url`` the page to choose a new password (queued in the caller's
+    transaction)."""
+    outbox.queue(email, language, "new_browser", {"when": when, "device": device, "url": url})

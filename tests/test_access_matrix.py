@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy import select, update
 
 from portal import create_app, notify
+from portal.auth import session_list
 from portal.messages import services as messages
 from portal.requests import services as requests
 from portal.extensions import db
 from portal.models import DocumentVersion, OutboxMessage, OutboxState, Role
 from portal.models import CaseDeadline, DeadlineKind, ExpediteRequest
-from portal.models import Invitation, Message, MessageThread
+from portal.models import Invitation, Message, MessageThread, UserSession
 from portal.models.case import CaseRole, UrgencyFlag
 from portal.models.types import utcnow
 from tests.conftest import PASSWORD, PortalClient
@@ -79,6 +80,11 @@ EXPECTED = {
     ("auth.change_email", "GET"): outcome(default=200),
     ("auth.change_email", "POST"): outcome(default=200),  # no address: re-shown with the error
     ("admin.reset_second_factor", "POST"): outcome(default=403, admin=303),
+    # Everyone's own signed-in devices. The session named in the URL is the client's other
+    # one (the uploader's): the client ends it; for anyone else it is not theirs, a 404.
+    ("auth.list_sessions", "GET"): outcome(default=200),
+    ("auth.end_session", "POST"): outcome(default=404, client=303),
+    ("auth.end_other_sessions", "POST"): outcome(default=303),
     ("cases.dashboard", "GET"): outcome(default=200),
     ("cases.show_case", "GET"): outcome(default=200, other_attorney=404),
     ("cases.invite_member", "GET"): outcome(client=403, sponsor=403, attorney=200,
@@ -208,6 +214,14 @@ EXPECTED = {
     ("audit_trail.export_events", "GET"): outcome(default=403, admin=200),
     ("audit_trail.case_events", "GET"): outcome(client=403, sponsor=403, attorney=200,
                                                 other_attorney=404, staff=403, admin=200),
+    # Anyone's sessions, and offboarding, are the admins'. The person is the case's client;
+    # deactivated (no reason needed), then reactivated, each sending the admin back to the list.
+    ("admin.list_user_sessions", "GET"): outcome(default=403, admin=200),
+    ("admin.end_user_session", "POST"): outcome(default=403, admin=303),
+    ("admin.end_user_sessions", "POST"): outcome(default=403, admin=303),
+    ("admin.deactivate_user", "GET"): outcome(default=403, admin=200),
+    ("admin.deactivate_user", "POST"): outcome(default=403, admin=303),
+    ("admin.reactivate_user", "POST"): outcome(default=403, admin=303),
 }
 
 URL_ARGS = {"token": "not-a-real-token"}
@@ -281,6 +295,9 @@ def test_access_matrix(app, world, role):
     if role != "anonymous":
         client.submit("/login", {"email": people[role].email,
                                  "password": PASSWORD})
+    # The client's first session (the uploader's), for the routes that name one.
+    session_id = session_list.public_id(db.session.scalar(select(UserSession)
+                                                          .order_by(UserSession.id)))
     failures = []
     for endpoint, method, rule in ROUTES:
         url = (rule.replace("<case_uuid>", str(case.uuid)).replace("<token>", URL_ARGS["token"])
@@ -293,6 +310,7 @@ def test_access_matrix(app, world, role):
                    select(Invitation.uuid).order_by(Invitation.id))))
                .replace("<uuid:user_uuid>", str(people["client"].uuid))
                .replace("<sponsor_uuid>", str(people["sponsor"].uuid))
+               .replace("<session_id>", session_id)
                .replace("<any(pdf, txt):fmt>", "pdf")
                .replace("<uuid:passkey_uuid>", str(uuid.uuid4()))
                .replace("<message_uuid>", str(db.session.scalar(select(Message.uuid))))

@@ -17,3 +17,10 @@ class NewAccountForm(FlaskForm):
                                             (Role.STAFF.value, _l("Staff")),
                                             (Role.ADMIN.value, _l("Admin"))])
     language = SelectField(_l("Language"), choices=language_choices)
+
+
+class DeactivateForm(FlaskForm):
+    """Confirm a deactivation, with an optional reason for the audit trail."""
+
+    reason = StringField(_l("Reason (optional, kept in the audit trail)"),
+                         validators=[Length(max=500)])

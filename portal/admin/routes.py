@@ -1,15 +1,19 @@
-"""Admin pages: list accounts, invite firm members, send reset links, the mail outbox."""
+"""Admin pages: list accounts, invite firm members, send reset links, see and
+end a person's sessions, deactivate and reactivate accounts, the mail outbox."""
 from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import (Blueprint, abort, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from portal.admin.forms import NewAccountForm
-from portal.auth import factors, reset
+from portal.admin import accounts
+from portal.admin.forms import DeactivateForm, NewAccountForm
+from portal.auth import factors, reset, session_list, sessions
 from portal.auth.reauth import confirmation_required
 from portal.cases.invitations import create_firm_account
 from portal.errors import ServiceError
@@ -103,3 +107,91 @@ def retry_message(message_uuid: uuid.UUID):
         flash(_("The email to %(email)s will be sent again.", email=message.recipient),
               "success")
     return redirect(url_for("admin.list_outbox"), code=303)
+
+
+def _person(user_uuid: uuid.UUID) -> User:
+    return db.first_or_404(select(User).where(User.uuid == user_uuid))
+
+
+@bp.route("/users/<uuid:user_uuid>/sessions")
+@roles_required(Role.ADMIN)
+def list_user_sessions(user_uuid: uuid.UUID):
+    """A person's open sessions, each with an End button, and End all."""
+    user = _person(user_uuid)
+    return render_template("admin/user_sessions.html", user=user,
+                           rows=session_list.open_sessions(
+                               user, session.get(sessions.SESSION_KEY)
+                               if user.id == current_user.id else None))
+
+
+@bp.route("/users/<uuid:user_uuid>/sessions/<session_id>/end", methods=["POST"])
+@roles_required(Role.ADMIN)
+def end_user_session(user_uuid: uuid.UUID, session_id: str):
+    """End one of a person's sessions."""
+    user = _person(user_uuid)
+    try:
+        session_list.end_session(current_user, user, session_id,
+                                 session.get(sessions.SESSION_KEY))
+    except session_list.SessionNotFound:
+        abort(404)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("That session of %(name)s has ended.", name=user.name), "success")
+    return redirect(url_for("admin.list_user_sessions", user_uuid=user.uuid), code=303)
+
+
+@bp.route("/users/<uuid:user_uuid>/sessions/end-all", methods=["POST"])
+@roles_required(Role.ADMIN)
+def end_user_sessions(user_uuid: uuid.UUID):
+    """End every session of a person."""
+    user = _person(user_uuid)
+    count = session_list.end_all_sessions(current_user, user)
+    flash(ngettext("%(num)d session of %(name)s has ended.",
+                   "%(num)d sessions of %(name)s have ended.", count, name=user.name)
+          if count else _("%(name)s had no open session.", name=user.name), "success")
+    return redirect(url_for("admin.list_user_sessions", user_uuid=user.uuid), code=303)
+
+
+def _refused(user: User, cases: list):
+    """The page that lists the open cases keeping an attorney from leaving
+    (409 when it answers an attempt)."""
+    return render_template("admin/deactivate.html", user=user, cases=cases,
+                           client_names=accounts.client_names, form=None), \
+        409 if request.method == "POST" else 200
+
+
+@bp.route("/users/<uuid:user_uuid>/deactivate", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def deactivate_user(user_uuid: uuid.UUID):
+    """Confirm, then deactivate a person (or show why it cannot be done yet)."""
+    user = _person(user_uuid)
+    form = DeactivateForm()
+    try:
+        if request.method == "GET":
+            accounts.check_deactivation(current_user, user)
+        elif form.validate_on_submit():
+            accounts.deactivate(current_user, user, form.reason.data)
+            flash(_("%(name)s is deactivated and was signed out everywhere.", name=user.name),
+                  "success")
+            return redirect(url_for("admin.list_users"), code=303)
+    except accounts.StillAssigned as refusal:
+        return _refused(user, refusal.cases)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return redirect(url_for("admin.list_users"), code=303)
+    return render_template("admin/deactivate.html", user=user, form=form, cases=[])
+
+
+@bp.route("/users/<uuid:user_uuid>/reactivate", methods=["POST"])
+@roles_required(Role.ADMIN)
+def reactivate_user(user_uuid: uuid.UUID):
+    """Let a deactivated person sign in again."""
+    user = _person(user_uuid)
+    try:
+        accounts.reactivate(current_user, user, request.form.get("reason"))
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("%(name)s can sign in again.", name=user.name), "success")
+    return redirect(url_for("admin.list_users"), code=303)

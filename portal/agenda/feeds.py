@@ -81,6 +81,17 @@ def revoke_feed(actor: User) -> bool:
     return True
 
 
+def drop_feed(owner: User) -> bool:
+    """Delete ``owner``'s feed address, if any, so it never works again (not
+    even after a reactivation); returns whether there was one. The caller
+    audits and commits (deactivation)."""
+    feed = feed_of(owner)
+    if feed is None:
+        return False
+    db.session.delete(feed)
+    return True
+
+
 def _fetched_today(owner: User, address: str | None, now: datetime) -> bool:
     """Whether a fetch of ``owner``'s feed from ``address`` is already in the
     trail for ``now``'s UTC day. The range on the indexed ``occurred_at``

@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from portal.auth import factors, reset, services, sessions, throttle
+from portal.auth.new_browser import notify_new_browser
 from portal.cases import invitations
 from portal.auth.forms import (AcceptInvitationForm, ChangePasswordForm, ForgotPasswordForm,
                                LanguageForm, LoginForm, ProfileForm, ResetPasswordForm)
@@ -39,6 +40,7 @@ def start(user) -> None:
     if language:
         session["language"] = language
     login_user(user)
+    notify_new_browser(user)
     throttle.remember_device(user.email)
 
 
@@ -210,5 +212,6 @@ def change_password():
                            password_form=form)
 
 
-# The second-factor pages register on this blueprint.
-from portal.auth import factor_routes, passkey_routes  # noqa: E402,F401  (need bp, start, safe_next)
+# The second-factor and session pages register on this blueprint.
+from portal.auth import (factor_routes, passkey_routes,  # noqa: E402,F401  (need bp, start)
+                         session_routes)

@@ -108,6 +108,12 @@ def _known_device(email: str) -> str | None:
     return str(payload.get("d"))
 
 
+def is_known_device(email: str) -> bool:
+    """True if this browser holds a valid known-device cookie for ``email``'s
+    account (it signed in to it before, within ``KNOWN_DEVICE_LIFETIME``)."""
+    return _known_device(email) is not None
+
+
 def _per_account_bucket(account):
     """The per-account key: the account's shared bucket, or a known device's own."""
     def key() -> str:
