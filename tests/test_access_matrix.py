@@ -79,6 +79,7 @@ EXPECTED = {
     ("auth.passkey_confirm", "POST"): outcome(default=400),
     ("auth.change_email", "GET"): outcome(default=200),
     ("auth.change_email", "POST"): outcome(default=200),  # no address: re-shown with the error
+    # The client has no second factor: refused, the accounts page says so.
     ("admin.reset_second_factor", "POST"): outcome(default=403, admin=303),
     # Everyone's own signed-in devices. The session named in the URL is the client's other
     # one (the uploader's): the client ends it; for anyone else it is not theirs, a 404.

@@ -375,3 +375,13 @@ def test_an_invitation_for_an_existing_account_leads_to_the_code_step(
     assert "already exists" in refused.text and not signed_in(newcomer)
     assert password_step(newcomer, ana).headers["Location"].endswith("/login/verify")
     assert not signed_in(newcomer)
+
+
+def test_a_reset_without_a_factor_changes_nothing(client, app, login_as, make_user):
+    person = make_user(Role.CLIENT)
+    theirs = PortalClient(app, use_cookies=True)
+    password_step(theirs, person)
+    login_as(make_user(Role.ADMIN))
+    page = client.submit(f"/admin/users/{person.uuid}/second-factor/reset", follow_redirects=True)
+    assert "has no second factor to reset" in page.text
+    assert signed_in(theirs)

@@ -183,6 +183,8 @@ def reset_by_admin(admin: User, user: User) -> None:
     (content-free, in their language) and must set a factor up again."""
     if user.id == admin.id:
         raise ServiceError(_l("Ask another admin to reset your own second factor."))
+    if not has_second_factor(user):
+        raise ServiceError(_l("This person has no second factor to reset."))
     totp.disable(user)
     db.session.execute(delete(Passkey).where(Passkey.user_id == user.id))
     recovery.remove_all(user)
