@@ -312,3 +312,20 @@ def test_a_failed_sign_in_sends_no_email(app, make_user, notices):
     assert c.submit("/login", {"email": user.email, "password": "wrong-wrong-wrong"}
                     ).status_code == 200
     assert notices.messages == []
+
+
+def test_an_account_made_from_an_invitation_is_not_announced_as_a_new_browser(
+        app, make_user, make_case, notices):
+    attorney = make_user("attorney")
+    case = make_case(attorney=attorney)
+    firm = browser(app, attorney)
+    notices.messages.clear()
+    firm.submit(f"/cases/{case.uuid}/invite", {"name": "Ana", "email": "ana@example.org",
+                                                "case_role": "client", "language": "en"})
+    (invitation,) = notices.messages
+    newcomer = app.test_client()
+    newcomer.get(notices.links(invitation)[0].replace("http://portal.test", ""))
+    done = newcomer.submit("/invitation", {"name": "Ana", "password": "a long new passphrase 7",
+                                           "confirm": "a long new passphrase 7"})
+    assert done.status_code == 302
+    assert [m["To"] for m in notices.messages] == ["ana@example.org"]  # the invitation alone

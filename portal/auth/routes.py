@@ -31,8 +31,10 @@ def safe_next(target: str | None) -> str:
     return url_for("cases.dashboard")
 
 
-def start(user) -> None:
-    """A fresh session for ``user``: nothing from before sign-in survives."""
+def start(user, new_account: bool = False) -> None:
+    """A fresh session for ``user``: nothing from before sign-in survives.
+    A browser new to the account is announced by email, unless the account
+    was made in it this minute (an accepted invitation)."""
     language = session.get("language")
     session.clear()
     session[sessions.SESSION_KEY] = services.sign_in(
@@ -40,7 +42,8 @@ def start(user) -> None:
     if language:
         session["language"] = language
     login_user(user)
-    notify_new_browser(user)
+    if not new_account:
+        notify_new_browser(user)
     throttle.remember_device(user.email)
 
 
@@ -113,7 +116,7 @@ def accept_invitation():
         except ServiceError as error:
             flash(error.message, "error")
         else:
-            start(user)
+            start(user, new_account=True)
             flash(_("Welcome! Your account is ready."), "success")
             if invitation.case is not None:
                 return redirect(url_for("cases.show_case", case_uuid=invitation.case.uuid))
