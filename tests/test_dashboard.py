@@ -32,8 +32,8 @@ def refs(result) -> list[str]:
 
 def table_refs(html: str) -> list[str]:
     """The references in the page's case table, in order."""
-    table = html.split('<table class="cases">', 1)[1] if '<table class="cases">' in html else ""
-    return re.findall(r'<td class="reference"><a [^>]*>([^<]+)</a>', table)
+    table = html.split('<table class="cases stack">', 1)[1] if '<table class="cases stack">' in html else ""
+    return re.findall(r'<td [^>]*class="reference"[^>]*><a [^>]*>([^<]+)</a>', table)
 
 
 @pytest.fixture()
@@ -345,7 +345,7 @@ def test_next_deadline_column_says_when_and_what_overdue_marked(client, login_as
     assert "Biometrics appointment" in filed and "Overdue" not in filed
     assert format_date(today - timedelta(days=2), "medium", locale="en") in intake
     assert "Document due" in intake and "Overdue" in intake
-    assert re.findall(r"<td>(.*?)</td>", visa)[-1] == '<span class="muted">—</span>'
+    assert re.findall(r"<td[^>]*>(.*?)</td>", visa)[-1] == '<span class="muted">—</span>'
     assert "Next due" not in page and "Next deadline" in page
 
 
