@@ -124,10 +124,9 @@ EXPECTED = {
     ("evidence.upload_documents", "POST"): outcome(default=400, other_attorney=404),
     ("evidence.upload_version", "POST"): outcome(default=400, sponsor=404, other_attorney=404),
     ("evidence.download_version", "GET"): outcome(default=200, sponsor=404, other_attorney=404),
-    # Only the uploader withdraws; others are told so on the redirected page.
+    # Posted without the confirmation: nothing withdrawn, the document page says why.
     ("evidence.withdraw_version", "POST"): outcome(default=303, sponsor=404, other_attorney=404),
-    # The client withdrew the file just before (routes run in order), so it is gone for them.
-    ("evidence.purge_version", "POST"): outcome(default=403, client=404, sponsor=404,
+    ("evidence.purge_version", "POST"): outcome(default=403, sponsor=404,
                                                 other_attorney=404,
                                                 admin=303),  # no reason given: nothing purged
     # The request is addressed to the client; the firm reviews, the client answers, the

@@ -65,7 +65,7 @@ def test_document_and_version_of_case_b_are_404_under_case_a(app, two_cases, who
 
     assert browser.get(f"/cases/{a}/documents/{document_b}").status_code == 404
     assert browser.get(f"/cases/{a}/versions/{version_b.uuid}/download").status_code == 404
-    assert browser.submit(f"/cases/{a}/versions/{version_b.uuid}/withdraw").status_code == 404
+    assert browser.submit(f"/cases/{a}/versions/{version_b.uuid}/withdraw", {"confirmed": "yes"}).status_code == 404
     assert browser.submit(f"/cases/{a}/versions/{version_b.uuid}/purge",
                           {"reason": "wrong case"}).status_code == 404
     replaced = upload(browser, f"/cases/{a}/documents/{document_b}/versions",
@@ -135,7 +135,7 @@ def test_a_version_no_longer_available_cannot_be_withdrawn_by_its_uploader(app, 
     version = db.session.scalar(select(DocumentVersion).where(
         DocumentVersion.filename == "firm-note.pdf"))
     if first == "withdraw":
-        browser.submit(f"/cases/{case.uuid}/versions/{version.uuid}/withdraw")
+        browser.submit(f"/cases/{case.uuid}/versions/{version.uuid}/withdraw", {"confirmed": "yes"})
         expected = VersionStatus.WITHDRAWN
     else:
         browser.submit(f"/cases/{case.uuid}/versions/{version.uuid}/purge", {"reason": "test"})
@@ -144,7 +144,7 @@ def test_a_version_no_longer_available_cannot_be_withdrawn_by_its_uploader(app, 
     assert version.status is expected
     changed_at, withdrawals = version.status_changed_at, len(audit_events("document.withdrawn"))
 
-    response = browser.submit(f"/cases/{case.uuid}/versions/{version.uuid}/withdraw")
+    response = browser.submit(f"/cases/{case.uuid}/versions/{version.uuid}/withdraw", {"confirmed": "yes"})
     assert response.status_code == 303
     (message,) = flashes(browser.get(response.headers["Location"]).text)
     assert message == "This file was already withdrawn or removed."  # not the success notice

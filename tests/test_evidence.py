@@ -312,11 +312,24 @@ def test_sponsor_sees_the_reference_but_not_the_case_title(client, login_as, peo
     assert case.title in client.get(f"/cases/{case.uuid}").text
 
 
+def test_withdrawing_asks_for_confirmation_first(client, login_as, people):
+    login_as(people["client"])
+    upload(client, documents_url(people["case"]), [("passport.pdf", [PDF])])
+    (version,) = versions()
+    page = client.get(f"{documents_url(people['case'])}/{version.document.uuid}").text
+    assert "<summary>Withdraw this file…</summary>" in page and "Yes, withdraw it" in page
+    response = client.submit(f"/cases/{people['case'].uuid}/versions/{version.uuid}/withdraw",
+                             follow_redirects=True)
+    assert "Nothing was withdrawn" in response.text
+    db.session.refresh(version)
+    assert version.status is VersionStatus.AVAILABLE
+
+
 def test_client_withdraws_own_upload_which_the_firm_keeps(client, login_as, people):
     login_as(people["client"])
     upload(client, documents_url(people["case"]), [("wrong-person.pdf", [PDF])])
     (version,) = versions()
-    client.submit(f"/cases/{people['case'].uuid}/versions/{version.uuid}/withdraw")
+    client.submit(f"/cases/{people['case'].uuid}/versions/{version.uuid}/withdraw", {"confirmed": "yes"})
     db.session.refresh(version)
     assert version.status is VersionStatus.WITHDRAWN
     assert ">wrong-person.pdf</a>" not in client.get(documents_url(people["case"])).text
@@ -334,7 +347,7 @@ def test_only_the_uploader_can_withdraw(client, login_as, people):
     (version,) = versions()
     client.submit("/logout")
     login_as(people["attorney"])
-    response = client.submit(f"/cases/{people['case'].uuid}/versions/{version.uuid}/withdraw")
+    response = client.submit(f"/cases/{people['case'].uuid}/versions/{version.uuid}/withdraw", {"confirmed": "yes"})
     assert "Only the person who uploaded" in flashes(client.get(response.headers["Location"]).text)[0]
     db.session.refresh(version)
     assert version.status is VersionStatus.AVAILABLE
@@ -365,7 +378,7 @@ def test_every_upload_download_and_withdrawal_is_audited(client, login_as, peopl
     upload(client, documents_url(people["case"]), [("a.pdf", [PDF])])
     (version,) = versions()
     client.get(download_link(client, people["case"], version))
-    client.submit(f"/cases/{people['case'].uuid}/versions/{version.uuid}/withdraw")
+    client.submit(f"/cases/{people['case'].uuid}/versions/{version.uuid}/withdraw", {"confirmed": "yes"})
     trail = db.session.scalars(select(AuditEvent).where(AuditEvent.target == str(version.uuid))
                                .order_by(AuditEvent.id)).all()
     assert [e.action for e in trail] == ["document.uploaded", "document.downloaded",

@@ -1,12 +1,14 @@
 """Forms of the evidence pages (the upload form itself is read as a stream)."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import HiddenField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length
 
 
 class WithdrawForm(FlaskForm):
-    """Withdraw one's own upload (a button)."""
+    """Withdraw one's own upload: the button of the confirmation step."""
+
+    confirmed = HiddenField(validators=[AnyOf(["yes"])])
 
 
 class PurgeForm(FlaskForm):

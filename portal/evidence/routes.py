@@ -200,13 +200,17 @@ def withdraw_version(case_uuid: str, version_uuid: str):
     """The uploader withdraws their own file; the firm keeps it."""
     case = get_case_or_404(case_uuid, current_user)
     version = get_version_or_404(case, version_uuid, current_user)
-    if WithdrawForm().validate_on_submit():
-        try:
-            services.withdraw(current_user, case, version)
-        except ServiceError as error:
-            flash(error.message, "error")
-        else:
-            flash(_("%(name)s was withdrawn.", name=version.filename), "success")
+    if not WithdrawForm().validate_on_submit():
+        # Not from the confirmation's button: nothing is withdrawn without it.
+        flash(_("Nothing was withdrawn. Open “Withdraw this file…” and confirm."), "error")
+        return redirect(url_for("evidence.show_document", case_uuid=case.uuid,
+                                document_uuid=version.document.uuid), code=303)
+    try:
+        services.withdraw(current_user, case, version)
+    except ServiceError as error:
+        flash(error.message, "error")
+    else:
+        flash(_("%(name)s was withdrawn.", name=version.filename), "success")
     return redirect(url_for("evidence.list_documents", case_uuid=case.uuid), code=303)
 
 
