@@ -457,3 +457,11 @@ def test_the_page_takes_the_same_number_of_queries_for_5_or_60_cases(
     few = statements_for_page()
     _fill(make_user, make_case, lawyer, 55, start=5)  # 60 in all
     assert statements_for_page() == few
+
+
+def test_an_empty_result_says_what_to_do_next(client, login_as, office):
+    login_as(office["lawyer"])
+    filtered = client.get("/?q=nobody-at-all").text
+    assert "No cases match." in filtered and "Clear the search and filters" in filtered
+    unfiltered = client.get("/?state=open").text
+    assert "Clear the search and filters" not in unfiltered
