@@ -35,10 +35,37 @@ MESSAGES = {
 }
 
 
+# A heading in plain words and what the person can do next, per status.
+TITLES = {
+    400: _l("That did not work"),
+    403: _l("This is not open to you"),
+    404: _l("Page not found"),
+    405: _l("That did not work"),
+    413: _l("Too large"),
+    429: _l("Please wait a moment"),
+    500: _l("Something went wrong"),
+    503: _l("The portal is briefly unavailable"),
+}
+NEXT_STEPS = {
+    403: _l("If you think you should see this, ask your attorney's office."),
+    404: _l("Check the link, or start again from your list of cases. A link from an email "
+            "may have been replaced by a newer one."),
+    413: _l("Send a smaller file, or several smaller ones. The upload form says how large "
+            "a file may be."),
+    429: _l("This protects your account from people guessing passwords. Nothing is wrong "
+            "with your account."),
+    500: _l("If it happens again, tell your attorney's office what you were doing."),
+    503: _l("Your files and messages are safe. Please try again in a few minutes."),
+}
+
+
 def render_error(status: int, message=None):
-    """The error page for ``status`` with ``message`` (or the default one)."""
+    """The error page for ``status`` with ``message`` (or the default one),
+    a plain heading and what the person can do next."""
     return render_template("errors/error.html", status=status,
-                           message=message or MESSAGES.get(status, MESSAGES[500])), status
+                           title=TITLES.get(status, TITLES[500]),
+                           message=message or MESSAGES.get(status, MESSAGES[500]),
+                           next_step=NEXT_STEPS.get(status)), status
 
 
 def _refused(status: int):

@@ -52,3 +52,13 @@ def test_healthz_checks_a_real_write_not_only_that_the_bucket_answers(app_with, 
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.json["storage"] == "unavailable"
+
+
+def test_an_error_page_says_plainly_what_happened_and_what_to_do(client, login_as, make_user):
+    login_as(make_user("client"))
+    page = client.get("/cases/00000000-0000-0000-0000-000000000000")
+    assert page.status_code == 404
+    assert "<h1>Page not found</h1>" in page.text
+    assert "start again from your list of cases" in page.text
+    forbidden = client.get("/admin/users")
+    assert forbidden.status_code == 403 and "<h1>This is not open to you</h1>" in forbidden.text
