@@ -40,7 +40,7 @@ def signed_in(app, user):
 
 def targets(page: str) -> list[str]:
     """The test events' targets, in the order the page lists them."""
-    return re.findall(r"<td>(t-\d+)</td>", page)
+    return re.findall(r"<td[^>]*>(t-\d+)</td>", page)
 
 
 def older_link(page: str) -> str | None:
