@@ -30,6 +30,10 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+# What the pages call the portal while no firm name is set (translated there).
+DEFAULT_FIRM_NAME = "Client portal"
+
+
 class Config:
     """Settings shared by every environment."""
 
@@ -126,8 +130,15 @@ class Config:
     # The firm's people (admins, attorneys, staff) must set up a second factor
     # before anything else; not a setting: only the demo and the tests turn it off.
     SECOND_FACTOR_REQUIRED_FOR_FIRM = True
-    # The name authenticator apps show beside the portal's codes.
-    FIRM_NAME = env("FIRM_NAME", "Client portal")
+    # The firm's name: in the page header and titles, in emails, and beside the
+    # portal's codes in authenticator apps. A profile's name replaces it.
+    FIRM_NAME = env("FIRM_NAME", DEFAULT_FIRM_NAME)
+    # The firm's profile (portal.firm.profile): a TOML file with its name, phone and
+    # logo, and its address, office hours and privacy notice in each language.
+    # Without one, the pages show only the name.
+    FIRM_PROFILE = env("FIRM_PROFILE")
+    # An SVG or PNG logo, for a firm without a profile or whose profile names none.
+    FIRM_LOGO = env("FIRM_LOGO")
     # Email a person when their account is signed in to from a browser new to it.
     NEW_BROWSER_EMAIL = env_bool("NEW_BROWSER_EMAIL", True)
     ARGON2_TIME_COST = env_int("ARGON2_TIME_COST", 3)

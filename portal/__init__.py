@@ -9,7 +9,7 @@ from flask import Flask
 from flask.helpers import get_debug_flag
 
 import config as settings
-from portal import crypto, errors, i18n, jobs, notify, proxies, security, storage
+from portal import crypto, errors, firm, i18n, jobs, notify, proxies, security, storage
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     csrf.init_app(app)
     limiter.init_app(app)
     i18n.init_app(app, babel)
+    firm.init_app(app)
     storage.init_app(app)
     crypto.init_app(app)
     notify.init_app(app)
@@ -66,6 +67,9 @@ def _refuse_unsafe(app: Flask) -> None:
     key_problem = crypto.master_key_problem(app.config["MASTER_KEY"])
     if key_problem:
         problems.append(key_problem)
+    firm_problem = firm.profile_problem(app.config)
+    if firm_problem:
+        problems.append(firm_problem)
     if problems:
         raise RuntimeError("Refusing to start in production: " + "; ".join(problems))
 
@@ -105,11 +109,12 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth.routes import bp as auth_bp
     from portal.cases.routes import bp as cases_bp
     from portal.evidence.routes import bp as evidence_bp
+    from portal.firm.routes import bp as firm_bp
     from portal.health import bp as health_bp
     from portal.messages.routes import bp as messages_bp
     from portal.requests.routes import bp as requests_bp
     from portal.uscis.routes import bp as uscis_bp
 
     for blueprint in (auth_bp, cases_bp, evidence_bp, requests_bp, uscis_bp, agenda_bp,
-                      messages_bp, admin_bp, audit_trail_bp, health_bp):
+                      messages_bp, admin_bp, audit_trail_bp, health_bp, firm_bp):
         app.register_blueprint(blueprint)

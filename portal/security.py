@@ -26,7 +26,13 @@ PUBLIC_ENDPOINTS = frozenset({
     "auth.passkey_sign_in",
     # The secret address is the credential: calendar apps cannot sign in.
     "agenda.calendar_feed",
+    # The firm's logo (on the sign-in page) and its privacy notice (linked under every page).
+    "firm.show_logo",
+    "firm.show_privacy",
 })
+
+# Public files, the same for everyone, that set their own Cache-Control.
+CACHEABLE_ENDPOINTS = frozenset({"static", "firm.show_logo"})
 
 # What a firm member without a second factor may still reach (in production
 # they must set one up before anything else).
@@ -67,9 +73,10 @@ def set_headers(response):
     headers["X-Frame-Options"] = "DENY"
     headers["Cross-Origin-Opener-Policy"] = "same-origin"
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-    if request.endpoint != "static":
+    if request.endpoint not in CACHEABLE_ENDPOINTS or response.status_code >= 400:
         # Authenticated pages must not be kept by the browser or a proxy; public
-        # pages carry a CSRF token tied to the session, so they are not cached either.
+        # pages carry a CSRF token tied to the session, so they are not cached either
+        # (nor is an error page, which may be a signed-in person's).
         headers["Cache-Control"] = "no-store"
     if current_app.config["HSTS"]:
         headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"

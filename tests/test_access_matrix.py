@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from portal import create_app, notify
 from portal.auth import session_list
+from portal.dev import demo
 from portal.messages import services as messages
 from portal.requests import services as requests
 from portal.extensions import db
@@ -41,6 +42,9 @@ def outcome(anonymous=LOGIN, **per_role) -> dict[str, int]:
 
 EXPECTED = {
     ("health.healthz", "GET"): outcome(200, default=200),
+    # The firm's logo and privacy notice: public, the same for everyone.
+    ("firm.show_logo", "GET"): outcome(200, default=200),
+    ("firm.show_privacy", "GET"): outcome(200, default=200),
     ("auth.login", "GET"): outcome(200, default=302),  # signed-in users go to their dashboard
     ("auth.login", "POST"): outcome(200, default=302),  # empty form: re-shown with errors
     ("auth.set_language", "POST"): outcome(302, default=302),
@@ -247,6 +251,12 @@ def test_every_route_has_a_decided_outcome():
     assert undecided == [], f"add these to EXPECTED: {undecided}"
     stale = set(EXPECTED) - {(e, m) for e, m, _ in ROUTES}
     assert not stale, f"EXPECTED names routes that no longer exist: {stale}"
+
+
+@pytest.fixture(scope="module")
+def base_config(base_config):
+    """The matrix's apps show the demo firm's profile, so its logo and privacy pages exist."""
+    return {**base_config, "FIRM_PROFILE": str(demo.FIRM_PROFILE)}
 
 
 @pytest.fixture()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 from typing import Callable
 
 from flask import current_app
@@ -17,6 +18,9 @@ from portal.models.case import CaseRole, UrgencyFlag
 
 DEMO_PASSWORD = "harbor-lantern-violet-42"
 DOMAIN = "demo.example"
+# The demo firm's face: a Los Angeles immigration firm's profile (and logo) in
+# English, Spanish and Russian, as an operator would write one.
+FIRM_PROFILE = Path(__file__).with_name("demo_firm.toml")
 
 PEOPLE = [
     # key, name, role, language, time zone

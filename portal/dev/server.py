@@ -71,7 +71,10 @@ def main() -> None:
         # localhost, not 127.0.0.1: a passkey's relying party must be a host
         # name, and browsers treat http://localhost as a secure context.
         base_url = f"http://localhost:{port}"
-        app = create_app("development", {**s3.app_config(), "BASE_URL": base_url})
+        # The demo firm's profile, unless the operator is trying their own.
+        profile = os.environ.get("PORTAL_FIRM_PROFILE") or str(demo.FIRM_PROFILE)
+        app = create_app("development", {**s3.app_config(), "BASE_URL": base_url,
+                                         "FIRM_PROFILE": profile})
         with app.app_context():
             upgrade()
             demo.seed()

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from config import ENV_NAMES
 from portal.auth.services import create_user
 from portal.crypto import generate_master_key
+from portal.dev import demo
 from portal.extensions import db
 from portal.models import Case, CaseMembership, Role, User
 from portal.models.case import CaseRole
@@ -33,7 +34,9 @@ def settings(database_url: str, s3_server, smtp_server, base_url: str) -> dict:
             "REDIS_URL": redis_url(),
             "JOBS_QUEUE_NAME": f"portal-browser-{secrets.token_hex(4)}",
             # An open thread asks for new messages this often (seconds): quick, for the test.
-            "MESSAGE_POLL_SECONDS": 2}
+            "MESSAGE_POLL_SECONDS": 2,
+            # The demo firm's face, checked by production at start-up as an operator's is.
+            "FIRM_PROFILE": str(demo.FIRM_PROFILE)}
 
 
 def environment(values: dict) -> dict[str, str]:
