@@ -66,9 +66,12 @@ class Mailer:
             smtp.send_message(msg)
 
     def render(self, kind: str, language: str, context: dict) -> tuple[str, str]:
-        """The subject and body of a message of ``kind`` in ``language``."""
+        """The subject and body of a message of ``kind`` in ``language``.
+        Every body may name the firm (``firm``): read when the message is
+        written, so a queued one names the firm as it is called then."""
         with force_locale(language):
-            return str(SUBJECTS[kind]), render_template(f"email/{kind}.txt", **context)
+            return str(SUBJECTS[kind]), render_template(
+                f"email/{kind}.txt", **{"firm": self.config["FIRM_NAME"], **context})
 
 
 def init_app(app: Flask) -> None:
@@ -81,11 +84,13 @@ def link(path: str) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
-def queue_invitation(email: str, language: str, url: str, days: int) -> OutboxMessage:
-    """Tell a new person how to set up their account (queued in the
-    caller's transaction); returns the outbox row, whose state says whether
-    it went out."""
-    return outbox.queue(email, language, "invitation", {"url": url, "days": days})
+def queue_invitation(email: str, language: str, url: str, days: int,
+                     inviter: str) -> OutboxMessage:
+    """Tell a new person who invited them (``inviter``, the name of the
+    firm's person) and how to set up their account (queued in the caller's
+    transaction); returns the outbox row, whose state says whether it went out."""
+    return outbox.queue(email, language, "invitation",
+                        {"url": url, "days": days, "inviter": inviter})
 
 
 def queue_added_to_case(email: str, language: str) -> None:

@@ -94,7 +94,7 @@ def test_admin_sends_a_client_a_reset_link_that_works(app, client, login_as, mak
     assert response.status_code == 303 and response.headers["Location"] == "/admin/users"
     assert f"was sent to {user.email}" in client.get("/admin/users").text
     (message,) = mailbox.messages
-    assert message["To"] == user.email and "Your law firm sent you this link" in message.get_content()
+    assert message["To"] == user.email and f"{app.config['FIRM_NAME']} sent you this link" in message.get_content()
     event = db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "auth.password_reset_requested"))
     assert event.actor_id == admin.id and event.target == str(user.uuid)

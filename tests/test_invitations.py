@@ -85,7 +85,7 @@ def test_invitation_token_is_stored_hashed_only(client, attorney_case, mailbox):
 
 
 def test_used_link_cannot_be_used_again(app, client, attorney_case, mailbox):
-    invite(client, attorney_case[1])
+    invite(client, attorney_case[1], language="en")  # its pages speak its language
     link = invitation_link(mailbox)
     first = app.test_client()
     first.get(link)
@@ -148,7 +148,7 @@ def test_signed_in_user_cannot_accept_someone_elses_invitation(app, client, atto
 
 
 def test_weak_password_is_refused_and_the_link_stays_usable(app, client, attorney_case, mailbox):
-    invite(client, attorney_case[1])
+    invite(client, attorney_case[1], language="en")  # its pages speak its language
     browser = app.test_client()
     browser.get(invitation_link(mailbox))
     for weak in ("short1!", "password1234"):

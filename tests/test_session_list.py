@@ -275,7 +275,7 @@ def test_a_new_browser_gets_one_email_and_a_known_browser_none(app, make_user, m
     assert message["To"] == user.email
     body = message.get_content()
     assert "Chrome 131 on Android" in body
-    assert "http://portal.test/forgot-password" in body and "law firm" in body
+    assert "http://portal.test/forgot-password" in body and app.config["FIRM_NAME"] in body
     # Content-free: no case, no address.
     for secret in (case.reference, case.title, case.beneficiary_name, "203.0.113.9"):
         assert secret not in body and secret not in message["Subject"]

@@ -6,7 +6,7 @@ from functools import cache
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from portal.i18n import LANGUAGE_NAMES
@@ -71,7 +71,11 @@ class ProfileForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
+    """The language switch of every page (templates/_language_switch.html):
+    one button per language, and the page to go back to."""
+
     language = SelectField(_l("Language"), choices=language_choices)
+    next = HiddenField()
 
 
 CODE_HINT = _l("The 6-digit code your authenticator app shows now, or one of your recovery codes.")

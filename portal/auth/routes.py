@@ -9,6 +9,7 @@ from flask import (Blueprint, current_app, flash, redirect, render_template, req
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from portal import i18n
 from portal.auth import factors, reset, services, sessions, throttle
 from portal.auth.new_browser import notify_new_browser
 from portal.cases import invitations
@@ -23,12 +24,13 @@ INVITATION_KEY = "invitation"
 RESET_KEY = "password_reset"
 
 
-def safe_next(target: str | None) -> str:
-    """Follow ``next`` only to a path on this site (no open redirect)."""
+def safe_next(target: str | None, fallback: str = "cases.dashboard") -> str:
+    """Follow ``next`` only to a path on this site (no open redirect); else
+    go to the endpoint ``fallback``."""
     if target and target.startswith("/") and not target.startswith("//") \
             and not urlsplit(target).netloc and "\\" not in target:
         return target
-    return url_for("cases.dashboard")
+    return url_for(fallback)
 
 
 def start(user, new_account: bool = False) -> None:
@@ -65,22 +67,31 @@ def login():
         throttle.count_failed_password_check()
         # One message for unknown email and wrong password alike.
         flash(_("The email or password is not correct."), "error")
-    return render_template("auth/login.html", form=form, language_form=LanguageForm(
-        language=session.get("language")))
+    return render_template("auth/login.html", form=form)
 
 
 @bp.route("/language", methods=["POST"])
 def set_language():
-    """Choose the language before signing in (kept in the session)."""
+    """The language switch of every page: keep the choice in the language
+    cookie (it outlives the session), save it to a signed-in person's
+    profile, and go back to the page it was made on."""
     form = LanguageForm()
     if form.validate_on_submit():
-        session["language"] = form.language.data
-    return redirect(url_for("auth.login"))
+        if current_user.is_authenticated:
+            try:
+                services.change_language(current_user, form.language.data)
+            except ServiceError as error:
+                flash(error.message, "error")
+        i18n.remember_language(form.language.data)
+    fallback = "cases.dashboard" if current_user.is_authenticated else "auth.login"
+    return redirect(safe_next(form.next.data, fallback))
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """End the session server-side, so even a copied cookie stops working."""
+    """End the session server-side, so even a copied cookie stops working.
+    The language stays: the sign-in page that follows speaks the person's."""
+    i18n.remember_language(current_user.language)
     services.sign_out(current_user, session.get(sessions.SESSION_KEY))
     logout_user()
     session.clear()
@@ -91,8 +102,12 @@ def logout():
 @bp.route("/invitation/<token>")
 def open_invitation(token: str):
     """The emailed link: keep the token in the session and move to a URL
-    without it, so it does not linger in history or logs beyond this hit."""
+    without it, so it does not linger in history or logs beyond this hit.
+    Its pages speak the invitation's language (the switch can change it)."""
     session[INVITATION_KEY] = token
+    invitation = invitations.find_invitation(token)
+    if invitation is not None:
+        i18n.remember_language(invitation.language)
     return redirect(url_for("auth.accept_invitation"), code=303)
 
 
@@ -144,8 +159,12 @@ def request_password_reset():
 @bp.route("/reset/<token>")
 def open_password_reset(token: str):
     """The emailed link: keep the token in the session and move to a URL
-    without it, so it does not linger in history or logs beyond this hit."""
+    without it, so it does not linger in history or logs beyond this hit.
+    Its page speaks the account's language (the switch can change it)."""
     session[RESET_KEY] = token
+    link = reset.find_reset(token)
+    if link is not None:
+        i18n.remember_language(link.user.language)
     return redirect(url_for("auth.reset_password"), code=303)
 
 

@@ -77,6 +77,18 @@ def update_profile(user: User, name: str, language: str, timezone: str) -> None:
     db.session.commit()
 
 
+def change_language(user: User, language: str) -> None:
+    """Change the user's own language (the switch on every page), audited as
+    a profile update. Raises ``ServiceError`` for an unknown language."""
+    if language not in current_app.config["LANGUAGES"]:
+        raise ServiceError(_l("Choose one of the offered languages."))
+    if language == user.language:
+        return
+    user.language = language
+    audit.record("account.profile_updated", actor=user, language=language)
+    db.session.commit()
+
+
 def change_email(user: User, token: str | None, email: str) -> None:
     """Change the address ``user`` signs in with (the caller checked they
     confirmed it's them). The old address is told, content-free, so a

@@ -12,7 +12,7 @@ from flask import current_app, flash, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from portal import audit
+from portal import audit, i18n
 from portal.extensions import db
 from portal.models import User, UserSession
 from portal.models.types import utcnow
@@ -70,7 +70,8 @@ def load(user_uuid: str, token: str | None) -> User | None:
     A session idle longer than ``SESSION_IDLE_TIMEOUT`` or older than
     ``SESSION_MAX_AGE`` is ended here (the cookie alone never keeps it alive:
     re-signing the cookie, e.g. for a flash message, changes nothing in the
-    database) and the user is told why on the sign-in page.
+    database) and the user is told why on the sign-in page, in their
+    language (kept in the language cookie, as at sign-out).
     """
     if not token:
         return None
@@ -92,6 +93,8 @@ def load(user_uuid: str, token: str | None) -> User | None:
         user_session.ended_at = now
         audit.record("auth.session_expired", actor=user, reason=expired)
         db.session.commit()
+        # The sign-in page that follows, and this message, speak the person's language.
+        i18n.remember_language(user.language)
         flash(EXPIRY_MESSAGES[expired], "info")
         return None
     if now - user_session.last_seen_at > TOUCH_INTERVAL and not is_passive():

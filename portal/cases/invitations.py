@@ -79,7 +79,7 @@ def _new_invitation(actor: User, email: str, name: str, role: Role, language: st
     path = current_app.url_map.bind("").build("auth.open_invitation", {"token": token})
     # Sent by a job once the invitation is committed; saved even while the mail server is down.
     invitation.outbox_message = notify.queue_invitation(email, language, notify.link(path),
-                                                        ttl.days)
+                                                        ttl.days, invitation.invited_by.name)
     return replaced
 
 

@@ -24,7 +24,6 @@ from portal.evidence.permissions import (can_purge, can_withdraw, get_document_o
 from portal.storage import StorageError
 
 bp = Blueprint("evidence", __name__)
-bp.add_app_template_filter(services.format_size, "filesize")
 
 
 @bp.app_template_filter("type_label")

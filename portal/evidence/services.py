@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 from flask import current_app
-from flask_babel import format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from portal import audit, vault
+from portal.i18n import filesize
 from portal.errors import ServiceError
 from portal.evidence.files import SNIFF_BYTES, detect_type, download_name, safe_filename
 from portal.evidence.multipart import BadBody, FilePart
@@ -96,7 +96,7 @@ BROKEN_OFF = _l("The upload broke off while this file was being sent, so it was 
 
 def _no_room(left: int):
     return _l("This file does not fit in the case's remaining storage (%(left)s). "
-              "Please contact your attorney.", left=format_size(left))
+              "Please contact your attorney.", left=filesize(left))
 
 
 class _Refused(Exception):
@@ -235,7 +235,7 @@ def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
     except vault.TooLarge as refused:
         part.drain()
         return UploadResult(name, error=_l("This file is larger than the limit of %(limit)s.",
-                                           limit=format_size(refused.limit)))
+                                           limit=filesize(refused.limit)))
     except vault.NoRoom as refused:
         part.drain()
         return UploadResult(name, error=_no_room(refused.room))
@@ -316,14 +316,6 @@ def _record(actor: User, case: Case, stored: StoredObject, *, document: Document
         vault.delete(stored)
         raise
     return UploadResult(filename, version=version)
-
-
-def format_size(size: int) -> str:
-    """A byte count for people: ``500 MB``, ``1.5 GB``."""
-    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
-        if size >= factor:
-            return f"{format_decimal(round(size / factor, 1))} {unit}"
-    return f"{size} B"
 
 
 def withdraw(actor: User, case: Case, version: DocumentVersion) -> None:

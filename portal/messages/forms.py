@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from portal.messages.services import MAX_BODY
+from portal.messages.services import MAX_BODY, MAX_BODY_SHOWN
 
 
 class MessageForm(FlaskForm):
@@ -15,7 +15,7 @@ class MessageForm(FlaskForm):
 
     body = TextAreaField(_l("Your message"), validators=[
         DataRequired(message=_l("Write a message first.")),
-        Length(max=MAX_BODY, message=_l("A message may have at most %(max)d characters; attach a "
-                                        "longer text as a document.", max=MAX_BODY))])
+        Length(max=MAX_BODY, message=_l("A message may have at most %(max)s characters; attach a "
+                                        "longer text as a document.", max=MAX_BODY_SHOWN))])
     internal = BooleanField(_l("Internal note: the firm only, never the client or a sponsor"))
     client_key = HiddenField(validators=[DataRequired(), Length(max=64)])

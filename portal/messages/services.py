@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import LazyString, format_decimal
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, delete, func, or_, select, true
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +39,8 @@ from portal.models.user import FIRM_ROLES
 from portal.requests.services import attorney_team
 
 MAX_BODY = 10_000  # characters: a long letter, not a document (attach those)
+# The limit as the reader writes numbers ("10,000", "10.000", "10 000").
+MAX_BODY_SHOWN = LazyString(format_decimal, MAX_BODY)
 RETRACT_WINDOW = timedelta(minutes=10)
 NOTICE_EVERY = timedelta(minutes=15)
 
@@ -104,8 +107,8 @@ def post(actor: User, thread: MessageThread, body: str | None, client_key: str,
     if not text:
         raise ServiceError(_l("Write a message first."))
     if len(text) > MAX_BODY:
-        raise ServiceError(_l("A message may have at most %(max)d characters; attach a longer "
-                              "text as a document.", max=MAX_BODY))
+        raise ServiceError(_l("A message may have at most %(max)s characters; attach a longer "
+                              "text as a document.", max=MAX_BODY_SHOWN))
     if thread.case.closed_on is not None:
         raise ServiceError(_l("This case is closed: its messages can be read, but no new "
                               "message can be sent. Please contact the firm."))
