@@ -119,7 +119,7 @@ def test_client_accepts_switches_to_spanish_and_sees_where_the_case_stands(
     expect(page.locator("h1")).to_have_text(TITLE)
 
     page.goto(f"{base}/account")
-    page.get_by_label("Language").select_option("es")
+    page.get_by_role("combobox", name="Language").select_option("es")  # the settings field, not the header switch
     page.get_by_label("Time zone").select_option("America/Caracas")
     page.get_by_role("button", name="Save").click()
     page.goto(f"{base}/cases/{SHARED['case']}")
