@@ -57,6 +57,11 @@ class Config:
     CASE_QUOTA_BYTES = env_int("CASE_QUOTA_MB", 10240) * 1024 * 1024
     # S3 part size: the most plaintext-derived data one upload holds in memory.
     UPLOAD_PART_BYTES = env_int("UPLOAD_PART_MB", 5) * 1024 * 1024
+    # Resumable (tus) uploads: the browser sends a file in pieces of this size,
+    # so a dropped line loses at most one piece; an unfinished upload can be
+    # resumed for this many hours, then its pieces are deleted.
+    TUS_CHUNK_BYTES = env_int("TUS_CHUNK_KB", 2048) * 1024
+    TUS_RESUME_HOURS = env_int("TUS_RESUME_HOURS", 24)
 
     # Mail. Without a server, development prints mail to the log instead.
     MAIL_SERVER = env("MAIL_SERVER")

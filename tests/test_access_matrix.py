@@ -20,7 +20,7 @@ from portal.requests import services as requests
 from portal.extensions import db
 from portal.models import DocumentVersion, OutboxMessage, OutboxState, Role
 from portal.models import CaseDeadline, DeadlineKind, ExpediteRequest
-from portal.models import Invitation, Message, MessageThread, UserSession
+from portal.models import Invitation, Message, MessageThread, ResumableUpload, UserSession
 from portal.models.case import CaseRole, UrgencyFlag
 from portal.models.types import utcnow
 from tests.conftest import PASSWORD, PortalClient
@@ -204,6 +204,12 @@ EXPECTED = {
                                                other_attorney=404),
     ("messages.sponsor_export", "GET"): outcome(default=200, client=404, sponsor=404,
                                                 other_attorney=404),
+    # Resumable uploads: started by anyone signed in (the form they stand in for decides the
+    # rest; without the tus header, 412); an upload is its uploader's alone, even to the firm.
+    ("uploads.create", "POST"): outcome(default=412),
+    ("uploads.resume", "GET"): outcome(default=404, client=200),
+    ("uploads.receive", "PATCH"): outcome(default=404, client=412),
+    ("uploads.terminate", "DELETE"): outcome(default=404, client=412),
     ("admin.list_users", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "GET"): outcome(default=403, admin=200),
     ("admin.new_user", "POST"): outcome(default=403, admin=200),
@@ -293,6 +299,9 @@ def world(app, make_user, make_case):
         thread = MessageThread(case=case, audience="client")
         db.session.add(thread)
         messages.post(people["client"], thread, "hello", "world-key")
+    # A resumable upload of the client's, begun, for the routes that name one.
+    db.session.add(ResumableUpload(case=case, uploaded_by=people["client"], filename="scan.pdf",
+                                   length=10, expires_at=utcnow() + timedelta(days=1)))
     db.session.execute(update(OutboxMessage).values(state=OutboxState.FAILED))
     db.session.commit()
     return people, case, version, request
@@ -323,12 +332,14 @@ def test_access_matrix(app, world, role):
                .replace("<session_id>", session_id)
                .replace("<any(pdf, txt):fmt>", "pdf")
                .replace("<uuid:passkey_uuid>", str(uuid.uuid4()))
+               .replace("<upload_uuid>", str(db.session.scalar(select(ResumableUpload.uuid))))
                .replace("<message_uuid>", str(db.session.scalar(select(Message.uuid))))
                .replace("<uuid:message_uuid>", str(db.session.scalar(select(OutboxMessage.uuid)))))
         if method == "GET":
             response = client.get(url)
         else:
-            response = client.post(url, data={"csrf_token": client.csrf_token()})
+            response = client.open(url, method=method,
+                                   data={"csrf_token": client.csrf_token()})
         expected = EXPECTED[(endpoint, method)][role]
         if response.status_code != expected:
             failures.append(f"{method} {url} ({endpoint}): {response.status_code} != {expected}")

@@ -41,6 +41,8 @@ OVER_LIMIT_NAMES = 5
 
 ONE_FILE_ONLY = _l("A new version is one file, and this upload held several, so none of them "
                   "was saved. Please choose one file.")
+TYPE_REFUSED = _l("This kind of file is not accepted. Please send a PDF, a photo (JPEG, PNG, "
+                  "HEIC, TIFF, WebP), a Word document (DOCX) or a video (MP4, MOV).")
 STORAGE_DOWN = _l("The document store is not answering right now, so this file was not saved. "
                   "Please try again in a few minutes.")
 
@@ -94,7 +96,8 @@ def limits(case: Case) -> Limits:
 BROKEN_OFF = _l("The upload broke off while this file was being sent, so it was not saved.")
 
 
-def _no_room(left: int):
+def no_room(left: int):
+    """The refusal of a file that does not fit in the ``left`` bytes of the case."""
     return _l("This file does not fit in the case's remaining storage (%(left)s). "
               "Please contact your attorney.", left=filesize(left))
 
@@ -220,9 +223,7 @@ def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
             raise _Refused(_l("This file is empty."))
         content_type = detect_type(head[:SNIFF_BYTES])
         if content_type is None:
-            raise _Refused(_l("This kind of file is not accepted. Please send a PDF, a photo "
-                              "(JPEG, PNG, HEIC, TIFF, WebP), a Word document (DOCX) or a video "
-                              "(MP4, MOV)."))
+            raise _Refused(TYPE_REFUSED)
         # Hold no database transaction open while the file streams in: a
         # client on a slow line can take many minutes.
         db.session.commit()
@@ -238,7 +239,7 @@ def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
                                            limit=filesize(refused.limit)))
     except vault.NoRoom as refused:
         part.drain()
-        return UploadResult(name, error=_no_room(refused.room))
+        return UploadResult(name, error=no_room(refused.room))
     except StorageError as error:
         log.error("storage failed during upload to case %s: %s", case.uuid, error)
         return UploadResult(name, error=STORAGE_DOWN)
@@ -255,6 +256,24 @@ def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
     # x.pdf.html is x.pdf.html.pdf), by the rule the download uses.
     return _record(actor, case, stored, document=document, request=request,
                    filename=download_name(name, content_type), origin=origin, message=message)
+
+
+def record_stored(actor: User, case: Case, stored: StoredObject, *, filename: str,
+                  submission_id: uuid.UUID, document: Document | None = None,
+                  request: DocumentRequest | None = None,
+                  message: Message | None = None) -> UploadResult:
+    """Record a file another path stored (a resumable upload, once put
+    together) as a form's file is recorded: a new document, a new version of
+    ``document``, an answer to ``request`` or an attachment of ``message``,
+    named by the download rule. ``submission_id`` makes it idempotent: a
+    second call for the same one deletes ``stored`` and reports a duplicate.
+    Deletes ``stored`` whenever nothing is recorded."""
+    if _already_received(_Origin(submission_id, 0)):
+        vault.delete(stored)
+        return UploadResult(filename, duplicate=True)
+    return _record(actor, case, stored, document=document, request=request,
+                   filename=download_name(safe_filename(filename), stored.content_type),
+                   origin=_Origin(submission_id, 0), message=message)
 
 
 def _request_document(request: DocumentRequest) -> Document | None:
@@ -280,7 +299,7 @@ def _record(actor: User, case: Case, stored: StoredObject, *, document: Document
         if stored.size > case_limits.remaining:
             db.session.rollback()
             vault.delete(stored)
-            return UploadResult(filename, error=_no_room(case_limits.remaining))
+            return UploadResult(filename, error=no_room(case_limits.remaining))
         if document is None and request is not None:
             document = _request_document(request)
         if document is None:

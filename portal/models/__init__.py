@@ -11,6 +11,7 @@ from portal.models.request import DocumentRequest, RequestReminder, RequestState
 from portal.models.stored_object import ObjectState, Purpose, StoredObject
 from portal.models.tracking import (CalendarFeed, CaseDeadline, DeadlineKind, ExpediteOutcome,
                                     ExpediteRequest, ParoleReminder, ReferenceCounter)
+from portal.models.upload import ResumableUpload, UploadPiece, UploadState
 from portal.models.user import Role, User, UserSession
 
 __all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseMute", "CaseFlag", "CaseMembership",
@@ -18,5 +19,6 @@ __all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseMute", "Ca
            "EncryptionKeyset", "ExpediteOutcome", "ExpediteRequest", "Invitation", "Message",
            "MessageThread", "ObjectState",
            "OutboxMessage", "OutboxState", "ParoleReminder", "Passkey", "PasswordReset", "Purpose",
-           "RecoveryCode", "ReferenceCounter", "RequestReminder", "RequestState", "Role", "StoredObject",
+           "RecoveryCode", "ReferenceCounter", "RequestReminder", "RequestState", "ResumableUpload",
+           "Role", "StoredObject", "UploadPiece", "UploadState",
            "ThreadNotice", "ThreadRead", "TimelineEvent", "User", "UserSession", "VersionStatus"]

@@ -29,6 +29,7 @@ class Purpose(str, enum.Enum):
     purpose needs no migration)."""
 
     DOCUMENT_VERSION = "document_version"
+    UPLOAD_PIECE = "upload_piece"  # part of a resumable upload, until it is put together
 
 
 class ObjectState(str, enum.Enum):
