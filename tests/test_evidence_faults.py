@@ -195,3 +195,52 @@ def test_download_from_a_frozen_store_is_a_clear_503_not_an_integrity_alarm(
     assert response.status_code == 503 and "not answering right now" in response.text
     assert db.session.scalar(select(AuditEvent).where(
         AuditEvent.action == "document.integrity_failed")) is None
+
+
+def test_a_resumable_upload_survives_the_store_going_down(base_config, fragile_s3, signed_in):
+    """A piece sent while the store is down is refused with a clear 503 and
+    the pieces before it stay; a file finished while the store is down waits
+    and is saved by the sweep once the store is back. Nothing is lost."""
+    from portal.models import ResumableUpload, UploadState
+    from portal.models.types import utcnow
+    from portal.uploads import services
+    from tests.tus import Tus
+
+    app = portal_on(base_config, fragile_s3.app_config())
+    browser, case = signed_in
+    tus = Tus(browser(app))
+    data = b"".join(pattern(600_000, head=PDF))
+    location = tus.create(f"/cases/{case.uuid}/documents", len(data)).headers["Location"]
+    assert tus.patch(location, 0, data[:200_000]).status_code == 204
+    fragile_s3.stop(timeout=2)
+    down = finishes(lambda: tus.patch(location, 200_000, data[200_000:400_000]))
+    assert down.status_code == 503 and STORAGE_DOWN in down.text
+    fragile_s3.start()
+    assert tus.head(location).headers["Upload-Offset"] == "200000"
+    assert tus.patch(location, 200_000, data[200_000:400_000]).status_code == 204
+
+    # The last piece is stored, then the store stops before the job puts it together.
+    with app.app_context():
+        real_assemble = services.assemble
+
+        def assemble_with_store_down(upload_id):
+            fragile_s3.stop(timeout=2)
+            real_assemble(upload_id)
+        services.assemble = assemble_with_store_down
+        try:
+            assert finishes(lambda: tus.patch(location, 400_000, data[400_000:])
+                            ).status_code == 204
+        finally:
+            services.assemble = real_assemble
+        db.session.expire_all()
+        upload = db.session.scalar(select(ResumableUpload))
+        assert upload.state is UploadState.SAVING and versions() == []
+        fragile_s3.start()
+        upload.expires_at = utcnow() - timedelta(seconds=1)  # its job's grace is over
+        db.session.commit()
+        services.sweep()
+        db.session.expire_all()
+        upload = db.session.scalar(select(ResumableUpload))
+        assert upload.state is UploadState.SAVED
+        got = tus.client.get(f"/cases/{case.uuid}/versions/{upload.version.uuid}/download")
+        assert got.data == data
