@@ -121,7 +121,8 @@ def production_portal(browser_prerequisites, tls_certificate, tmp_path_factory, 
     app_port, tls_port = free_port(), free_port()
     base_url = f"https://{servers.HOST}:{tls_port}"
     gunicorn_log, nginx_log = root / "gunicorn.log", root / "nginx-error.log"
-    gunicorn = nginx = None
+    worker_log = root / "worker.log"
+    gunicorn = nginx = worker = None
     with servers.fresh_database(os.environ["PORTAL_TEST_DATABASE_URL"]) as database_url:
         settings = production.settings(database_url, s3_server, smtp_server, base_url)
         env = production.environment(settings)
@@ -139,20 +140,26 @@ def production_portal(browser_prerequisites, tls_certificate, tmp_path_factory, 
             # gunicorn's control socket has one path per user: two runs would share it.
             gunicorn_args.insert(-1, "--no-control-socket")
             gunicorn = servers.start(gunicorn_args, gunicorn_log, env=env)
+            # The job consumer production runs beside gunicorn (README): it sends the mail
+            # and puts resumable uploads together.
+            worker = servers.start([str(servers.VENV_BIN / "huey_consumer"), "portal.worker.huey",
+                                    "-w", "2", "-k", "thread"], worker_log, env=env)
             certificate, key = tls_certificate
             config = servers.nginx_config(root, port=tls_port, upstream=f"127.0.0.1:{app_port}",
                                           certificate=certificate, key=key)
             nginx = servers.start([_nginx(), "-c", str(config), "-p", str(root),
                                    "-g", "daemon off;"], root / "nginx.out")
             servers.wait_until_ready(f"{base_url}/healthz", certificate,
-                                     {"gunicorn": gunicorn, "nginx": nginx},
-                                     [gunicorn_log, nginx_log, root / "nginx.out"])
+                                     {"gunicorn": gunicorn, "nginx": nginx, "worker": worker},
+                                     [gunicorn_log, nginx_log, root / "nginx.out", worker_log])
             yield servers.Portal(base_url, database_url, client_email, PASSWORD, case_uuid,
-                                 case_title, [gunicorn_log, nginx_log, root / "nginx-access.log"],
+                                 case_title, [gunicorn_log, nginx_log, root / "nginx-access.log",
+                                              worker_log],
                                  app)
         finally:
             servers.stop(nginx, signal.SIGQUIT)  # graceful: finish open responses
             servers.stop(gunicorn)
+            servers.stop(worker, signal.SIGINT)  # huey's graceful stop
             production.empty_case_folder(app, case_uuid)
             with app.app_context():
                 db.engine.dispose()
