@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: setup run lint test browser-deps bench bench-dashboard translations extract-messages clean
+.PHONY: setup run lint test browser-deps bench bench-dashboard translations extract-messages vendor-uppy clean
 
 setup: $(STAMP) translations
 
@@ -68,6 +68,13 @@ bench-dashboard: setup
 extract-messages: $(STAMP)
 	PYTHONPATH=. $(VENV)/bin/pybabel extract -F babel.cfg -k _l -c "Translators:" --no-location -o portal/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
+
+## Rebuild static/vendor/uppy/ (the browser side of resumable uploads) from assets/uppy/:
+## the versions pinned in its package-lock.json, no install scripts run, byte-identical
+## output on every run. Needs node and npm; the built files are committed, so `make run`
+## and `make test` do not.
+vendor-uppy:
+	cd assets/uppy && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && node build.mjs
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

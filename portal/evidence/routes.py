@@ -17,6 +17,7 @@ from portal.errors import ServiceError, render_error
 from portal.evidence import downloads, multipart, services
 from portal.evidence.files import ALLOWED_TYPES, EXTENSIONS, content_disposition
 from portal.evidence.forms import PurgeForm, WithdrawForm
+from portal.evidence.uploader import resumable_uploads
 from portal.extensions import csrf
 from portal.cases.permissions import get_case_or_404
 from portal.evidence.permissions import (can_purge, can_withdraw, get_document_or_404,
@@ -24,6 +25,7 @@ from portal.evidence.permissions import (can_purge, can_withdraw, get_document_o
 from portal.storage import StorageError
 
 bp = Blueprint("evidence", __name__)
+bp.add_app_template_global(resumable_uploads, "resumable_uploads")
 
 
 @bp.app_template_filter("type_label")
