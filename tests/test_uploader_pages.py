@@ -11,7 +11,6 @@ from flask import render_template
 
 from portal.evidence.routes import upload_form_context
 from portal.evidence.services import MAX_FILES_PER_FORM
-from portal.evidence.uploader import DEFAULT_CHUNK_BYTES
 from portal.extensions import db
 from portal.models import Document
 from portal.requests import services as requests
@@ -57,19 +56,9 @@ def people(make_user, make_case):
     return dict(client=client, attorney=attorney, case=case)
 
 
-@pytest.fixture()
-def with_tus(app):
-    """The app with an ``uploads.create`` endpoint, as the tus server will add
-    (a stand-in here until it exists; the real one when it does)."""
-    if "uploads.create" not in app.view_functions:
-        app.add_url_rule("/uploads", endpoint="uploads.create", methods=["POST"],
-                         view_func=lambda: ("", 501))
-    return app
-
-
 def _assert_uploader_data(form: dict, page: Page, max_files: int) -> dict:
     assert form["data-tus"] == "/uploads"
-    assert form["data-tus-chunk"] == str(DEFAULT_CHUNK_BYTES)
+    assert int(form["data-tus-chunk"]) == 2048 * 1024  # config.py's TUS_CHUNK_BYTES
     assert form["data-max-files"] == str(max_files)
     assert int(form["data-max-bytes"]) > 0 and int(form["data-remaining-bytes"]) > 0
     assert form["data-csrf"] in page.hidden("csrf_token")
@@ -80,18 +69,8 @@ def _assert_uploader_data(form: dict, page: Page, max_files: int) -> dict:
     return strings
 
 
-def test_without_a_tus_endpoint_the_pages_keep_the_plain_form_alone(client, login_as, people):
-    login_as(people["client"])
-    page = Page(client.get(f"/cases/{people['case'].uuid}/documents").text)
-    [form] = page.upload_forms()
-    assert not any(name.startswith(("data-tus", "data-strings", "data-csrf")) for name in form)
-    assert form["data-max-files"] and form["data-max-bytes"] and form["data-remaining-bytes"]
-    assert page.scripts() == ["/static/js/upload.js"]
-    assert not [href for href in page.stylesheets() if "uppy" in href]
-
-
 def test_documents_page_hands_the_uploader_its_settings_in_the_readers_language(
-        client, login_as, people, with_tus):
+        client, login_as, people):
     login_as(people["client"])
     response = client.get(f"/cases/{people['case'].uuid}/documents")
     page = Page(response.text)
@@ -110,7 +89,7 @@ def test_documents_page_hands_the_uploader_its_settings_in_the_readers_language(
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-def test_a_new_version_form_takes_one_file(client, login_as, people, with_tus):
+def test_a_new_version_form_takes_one_file(client, login_as, people):
     login_as(people["client"])
     case = people["case"]
     upload(client, documents_url(case), [("first.pdf", [PDF + b"one"])])
@@ -121,7 +100,7 @@ def test_a_new_version_form_takes_one_file(client, login_as, people, with_tus):
     assert "/static/js/uploader.js" in page.scripts()
 
 
-def test_message_form_hands_the_uploader_its_settings(client, login_as, people, with_tus):
+def test_message_form_hands_the_uploader_its_settings(client, login_as, people):
     login_as(people["client"])
     page = Page(client.get(f"/cases/{people['case'].uuid}/messages").text)
     [form] = page.upload_forms()
@@ -131,8 +110,7 @@ def test_message_form_hands_the_uploader_its_settings(client, login_as, people, 
     assert "/static/js/uploader.js" in page.scripts()
 
 
-def test_each_open_request_form_carries_its_own_settings(app, client, login_as, people,
-                                                         with_tus):
+def test_each_open_request_form_carries_its_own_settings(app, client, login_as, people):
     case = people["case"]
     for title in ("Passport", "Bank statement"):
         requests.create_request(people["attorney"], case, title=title, instructions="",
@@ -148,7 +126,7 @@ def test_each_open_request_form_carries_its_own_settings(app, client, login_as, 
     assert "/static/vendor/uppy/uppy.min.css" in page.stylesheets()
 
 
-def test_uploader_config_partial_serves_upload_links(app, people, with_tus):
+def test_uploader_config_partial_serves_upload_links(app, people):
     with app.test_request_context("/"):
         html = render_template("evidence/_uploader_config.html",
                                **upload_form_context(people["case"]))
@@ -158,7 +136,7 @@ def test_uploader_config_partial_serves_upload_links(app, people, with_tus):
     assert set(json.loads(config["data-strings"])) == STRING_KEYS
 
 
-def test_firm_pages_without_upload_forms_load_no_uploader(client, login_as, people, with_tus):
+def test_firm_pages_without_upload_forms_load_no_uploader(client, login_as, people):
     login_as(people["attorney"])
     page = Page(client.get(f"/cases/{people['case'].uuid}").text)
     assert "/static/js/uploader.js" not in page.scripts()

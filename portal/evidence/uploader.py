@@ -3,15 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 
-# The size of each PATCH the browser sends, until config.py says (TUS_CHUNK_BYTES).
-DEFAULT_CHUNK_BYTES = 5 * 1024 * 1024
 
-
-def resumable_uploads() -> dict | None:
-    """The tus endpoint's path and the chunk size for the page's uploader, or
-    ``None`` while the portal has no tus endpoint (``uploads.create``): pages
-    then load no uploader and the plain form alone does the work."""
-    if "uploads.create" not in current_app.view_functions:
-        return None
-    return {"endpoint": url_for("uploads.create"),
-            "chunk": int(current_app.config.get("TUS_CHUNK_BYTES") or DEFAULT_CHUNK_BYTES)}
+def resumable_uploads() -> dict:
+    """The tus endpoint's path and the size of the pieces the page's uploader sends."""
+    return {"endpoint": url_for("uploads.create"), "chunk": current_app.config["TUS_CHUNK_BYTES"]}

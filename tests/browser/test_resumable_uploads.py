@@ -1,0 +1,135 @@
+"""A Spanish-speaking client on a 360 px phone sends files through the
+resumable uploader (Uppy over tus, through nginx and gunicorn, put together
+by the job consumer): two files with their progress shown, and a file whose
+connection drops halfway, which goes on from where it stopped."""
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import ResumableUpload, UploadState
+from tests.browser import production
+from tests.browser.servers import Portal
+from tests.browser.signin import SIGN_IN, sign_in
+from tests.browser.test_requests_es import _no_horizontal_scroll, _screenshot
+from tests.browser.uploading import add_files
+from tests.uploads import PDF, pattern
+
+PHONE = {"width": 360, "height": 740}
+MiB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def spanish_client(production_portal: Portal):
+    """(email, case uuid) of a client who reads Spanish."""
+    app = production_portal.app
+    email, case_uuid = production.add_spanish_client_case(app, production_portal.client_password)
+    yield email, case_uuid
+    production.empty_case_folder(app, case_uuid)
+
+
+def _pdf(size: int, label: str) -> bytes:
+    return b"".join(pattern(size, head=PDF + f"% {label}\n".encode()))
+
+
+def _throttle(page, upload_bytes_per_second: int, offline: bool = False):
+    """Chromium's own network emulation (DevTools protocol): a slow line, or none."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": offline, "latency": 40, "downloadThroughput": -1,
+        "uploadThroughput": upload_bytes_per_second})
+    return cdp
+
+
+def _uploads(app, name: str) -> list[ResumableUpload]:
+    with app.app_context():
+        rows = db.session.scalars(select(ResumableUpload).where(
+            ResumableUpload.filename == name)).all()
+        found = [(row.state, [p.start for p in row.pieces],
+                  row.version.stored_object.sha256 if row.version else None) for row in rows]
+        db.session.remove()
+    return found
+
+
+def test_two_files_with_progress_in_spanish_at_360_px(production_portal: Portal, spanish_client,
+                                                      phone_browser_es):
+    from playwright.sync_api import expect
+
+    portal, base = production_portal, production_portal.base_url
+    email, case_uuid = spanish_client
+    page = phone_browser_es.new_page()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base, email, portal.client_password, SIGN_IN["es"])
+    page.goto(f"{base}/cases/{case_uuid}/documents")
+    uploader = page.locator("form.upload .uploader")
+    expect(uploader).to_be_visible()
+    # The plain input and its button gave way to the uploader; its texts are Spanish.
+    expect(page.locator("form.upload > input[type=file]")).to_be_hidden()
+    expect(uploader.get_by_role("button", name="Navegar por archivos")).to_be_visible()
+    _no_horizontal_scroll(page)
+
+    first, second = _pdf(3 * MiB, "carta"), _pdf(200_000, "recibo")
+    add_files(uploader, [("carta-medica.pdf", first), ("recibo.pdf", second)])
+    expect(uploader.get_by_text("carta-medica.pdf")).to_be_visible()
+    _throttle(page, 512 * 1024)  # half a megabyte a second, as on a weak line abroad
+    # Once every file is saved, the uploader reloads the page, which lists them.
+    with page.expect_navigation(timeout=90_000):
+        uploader.locator("button.uppy-StatusBar-actionBtn--upload").click()
+        status = uploader.locator(".uppy-StatusBar.is-uploading")
+        expect(status).to_be_visible()
+        # Progress in the reader's language, with what is left.
+        expect(status).to_contain_text("Subiendo")
+        _screenshot(page, "tus-1-progress-es")
+        page.set_viewport_size(PHONE)
+    page.wait_for_load_state()
+    listing = page.locator("main")
+    expect(listing).to_contain_text("carta-medica.pdf")
+    expect(listing).to_contain_text("recibo.pdf")
+    _no_horizontal_scroll(page)
+    _screenshot(page, "tus-2-saved-es")
+    for name, data in (("carta-medica.pdf", first), ("recibo.pdf", second)):
+        [(state, _, sha256)] = _uploads(portal.app, name)
+        assert state is UploadState.SAVED and sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_dropped_connection_resumes_where_it_stopped(production_portal: Portal, spanish_client,
+                                                        phone_browser_es):
+    from playwright.sync_api import expect
+
+    portal, base = production_portal, production_portal.base_url
+    email, case_uuid = spanish_client
+    page = phone_browser_es.new_page()
+    page.set_viewport_size(PHONE)
+    sign_in(page, base, email, portal.client_password, SIGN_IN["es"])
+    page.goto(f"{base}/cases/{case_uuid}/documents")
+    uploader = page.locator("form.upload .uploader")
+    data = _pdf(5 * MiB, "video")
+    add_files(uploader, [("pasaporte-escaneado.pdf", data)])
+    cdp = _throttle(page, 1024 * 1024)
+    with page.expect_response(lambda r: r.request.method == "PATCH" and r.status == 204,
+                              timeout=60_000):
+        uploader.locator("button.uppy-StatusBar-actionBtn--upload").click()
+    # The first piece is in; the line drops in the middle of the second.
+    time.sleep(0.5)
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    time.sleep(3)
+    _screenshot(page, "tus-3-offline-es")
+    page.set_viewport_size(PHONE)
+    with page.expect_navigation(timeout=90_000):
+        cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 40, "downloadThroughput": -1,
+            "uploadThroughput": 1024 * 1024})
+    page.wait_for_load_state()
+    expect(page.locator("main")).to_contain_text("pasaporte-escaneado.pdf")
+    # One upload, not a second one from zero: its pieces start where each one ended.
+    chunk = 2 * MiB
+    [(state, starts, sha256)] = _uploads(portal.app, "pasaporte-escaneado.pdf")
+    assert state is UploadState.SAVED
+    assert starts == [0, chunk, 2 * chunk]
+    assert sha256 == hashlib.sha256(data).hexdigest()
