@@ -41,12 +41,14 @@ _PENDING = "portal.audit.pending"  # session.info: entries waiting for the commi
 
 
 def record(action: str, *, actor: User | None = None, case: Case | None = None,
-           target: str | None = None, **details) -> AuditEvent:
+           target: str | None = None, ip_address: str | None = None,
+           **details) -> AuditEvent:
     """Add an audit entry for ``action`` (``noun.verb``) to the session's
     transaction: written, chained, when it commits; forgotten if it rolls back.
 
     ``details`` must never hold a password, token or document content, and
     must be plain JSON (strings, numbers, booleans, lists, dicts).
+    ``ip_address`` is the request's unless given (a job acting on a request's behalf).
     """
     actor_id = actor.id if actor is not None and getattr(actor, "id", None) else None
     event = AuditEvent(
@@ -55,7 +57,7 @@ def record(action: str, *, actor: User | None = None, case: Case | None = None,
         actor_id=actor_id,
         case_id=case.id if case is not None else None,
         target=target,
-        ip_address=request.remote_addr if has_request_context() else None,
+        ip_address=ip_address or (request.remote_addr if has_request_context() else None),
         details=details,
     )
     db.session.info.setdefault(_PENDING, []).append(event)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import (Document, DocumentRequest, DocumentVersion, ObjectState, Purpose,
+from portal.models import (AuditEvent, Document, DocumentRequest, DocumentVersion, ObjectState, Purpose,
                            RequestState, ResumableUpload, Role, StoredObject, UploadState)
 from portal.models.types import utcnow
 from portal.uploads import services
@@ -101,6 +101,9 @@ def test_a_file_sent_in_pieces_answers_the_request_byte_for_byte(app, people):
     assert pending_uploads(app) == []
     status = tus.client.get(location).get_json()
     assert status["state"] == "saved"
+    # Saved by a job, audited with the address the upload came from.
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "document.uploaded"))
+    assert event.target == str(version.uuid) and event.ip_address == "127.0.0.1"
 
 
 def test_a_new_document_and_a_new_version_go_where_their_forms_go(app, people):

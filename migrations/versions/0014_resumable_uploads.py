@@ -30,6 +30,7 @@ def upgrade():
         sa.Column('state', sa.Enum('receiving', 'saving', 'saved', 'failed', 'ended',
                                    name='uploadstate', native_enum=False, length=16),
                   nullable=False),
+        sa.Column('uploaded_from', sa.String(length=45), nullable=True),
         sa.Column('error', sa.Text(), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),

@@ -261,19 +261,21 @@ def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
 def record_stored(actor: User, case: Case, stored: StoredObject, *, filename: str,
                   submission_id: uuid.UUID, document: Document | None = None,
                   request: DocumentRequest | None = None,
-                  message: Message | None = None) -> UploadResult:
+                  message: Message | None = None,
+                  address: str | None = None) -> UploadResult:
     """Record a file another path stored (a resumable upload, once put
     together) as a form's file is recorded: a new document, a new version of
     ``document``, an answer to ``request`` or an attachment of ``message``,
     named by the download rule. ``submission_id`` makes it idempotent: a
     second call for the same one deletes ``stored`` and reports a duplicate.
+    ``address`` is where the upload came from, for the audit trail.
     Deletes ``stored`` whenever nothing is recorded."""
     if _already_received(_Origin(submission_id, 0)):
         vault.delete(stored)
         return UploadResult(filename, duplicate=True)
     return _record(actor, case, stored, document=document, request=request,
                    filename=download_name(safe_filename(filename), stored.content_type),
-                   origin=_Origin(submission_id, 0), message=message)
+                   origin=_Origin(submission_id, 0), message=message, address=address)
 
 
 def _request_document(request: DocumentRequest) -> Document | None:
@@ -285,7 +287,7 @@ def _request_document(request: DocumentRequest) -> Document | None:
 
 def _record(actor: User, case: Case, stored: StoredObject, *, document: Document | None,
             request: DocumentRequest | None, filename: str, origin: _Origin,
-            message: Message | None = None) -> UploadResult:
+            message: Message | None = None, address: str | None = None) -> UploadResult:
     """Write the stored object's row, its version (same UUID) and, without
     ``document``, a new document, unless uploads that finished meanwhile have
     used up the case's quota or the request was closed meanwhile. Deletes
@@ -317,7 +319,7 @@ def _record(actor: User, case: Case, stored: StoredObject, *, document: Document
         db.session.add(version)
         db.session.flush()
         audit.record("document.uploaded", actor=actor, case=case, target=str(version.uuid),
-                     size=stored.size, content_type=stored.content_type)
+                     ip_address=address, size=stored.size, content_type=stored.content_type)
         if request is not None:
             record_submission(actor, case, request, version)
         db.session.commit()

@@ -58,6 +58,8 @@ class ResumableUpload(db.Model):
         Enum(UploadState, native_enum=False, length=16,
              values_callable=lambda members: [m.value for m in members]),
         default=UploadState.RECEIVING)
+    # The address the upload began from (the audit trail names it once it is saved).
+    uploaded_from: Mapped[str | None] = mapped_column(String(45))
     error: Mapped[str | None] = mapped_column(Text)  # why it failed, in the uploader's language
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -17,7 +17,7 @@ import logging
 from datetime import timedelta
 from typing import BinaryIO, Iterator
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -76,6 +76,7 @@ def create(actor: User, target: Target, filename: str, length: int) -> Resumable
     upload = ResumableUpload(
         case=target.case, uploaded_by=actor, document=target.document, request=target.request,
         message=target.message, filename=safe_filename(filename), length=length,
+        uploaded_from=request.remote_addr if has_request_context() else None,
         expires_at=utcnow() + timedelta(hours=current_app.config["TUS_RESUME_HOURS"]))
     db.session.add(upload)
     db.session.commit()
@@ -241,7 +242,8 @@ def _assemble(upload: ResumableUpload) -> None:
         piece.state = ObjectState.DELETED
     result = evidence.record_stored(actor, case, stored, filename=upload.filename,
                                     submission_id=upload.uuid, document=upload.document,
-                                    request=upload.request, message=upload.message)
+                                    request=upload.request, message=upload.message,
+                                    address=upload.uploaded_from)
     if result.error is not None:
         _fail(upload, result.error)
         return

@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 from tests.browser.servers import Portal
+from tests.browser.uploading import upload
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
@@ -87,14 +88,10 @@ def test_client_signs_in_uploads_downloads_and_signs_out_over_tls(
     page.get_by_role("link", name="Documents").click()
     page.wait_for_url(f"{base}/cases/{portal.case_uuid}/documents")
 
-    # Upload through the real form; nginx streams the body to gunicorn.
+    # Upload through the resumable uploader; nginx streams each piece to gunicorn and the
+    # job consumer puts the file together (the plain form: test_resumable_uploads.py).
     pdf = small_pdf("Passport of Rosa Perez")
-    page.locator("form.upload input[type=file]").set_input_files(
-        files=[{"name": "passport.pdf", "mimeType": "application/pdf", "buffer": pdf}])
-    with page.expect_response(lambda r: r.request.method == "POST") as uploaded:
-        page.get_by_role("button", name="Upload").click()
-    assert uploaded.value.status == 303, (uploaded.value.status, portal.server_logs())
-    expect(page.get_by_text("passport.pdf was uploaded.")).to_be_visible()
+    upload(page, page.locator("form.upload"), [("passport.pdf", pdf)])
     expect(page.locator("ul.documents").get_by_role("link", name="passport.pdf")).to_be_visible()
     screenshot(page, "4-documents")
 

@@ -133,3 +133,28 @@ def test_a_dropped_connection_resumes_where_it_stopped(production_portal: Portal
     assert state is UploadState.SAVED
     assert starts == [0, chunk, 2 * chunk]
     assert sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_without_javascript_the_plain_form_still_uploads(production_portal: Portal,
+                                                        spanish_client, tmp_path):
+    """A browser with JavaScript off gets the plain form, streamed through
+    nginx to gunicorn as before."""
+    from playwright.sync_api import expect
+    from tests.browser.conftest import _browser_context
+
+    portal, base = production_portal, production_portal.base_url
+    email, case_uuid = spanish_client
+    with _browser_context(tmp_path, locale="es-VE", java_script_enabled=False,
+                          viewport=PHONE) as context:
+        page = context.new_page()
+        sign_in(page, base, email, portal.client_password, SIGN_IN["es"])
+        page.goto(f"{base}/cases/{case_uuid}/documents")
+        expect(page.locator(".uploader")).to_have_count(0)
+        page.locator("form.upload input[type=file]").set_input_files(files=[
+            {"name": "sin-javascript.pdf", "mimeType": "application/pdf",
+             "buffer": _pdf(100_000, "plain")}])
+        with page.expect_response(lambda r: r.request.method == "POST") as sent:
+            page.get_by_role("button", name="Subir", exact=True).click()
+        assert sent.value.status == 303, portal.server_logs()
+        expect(page.get_by_text("Se subió el archivo sin-javascript.pdf.")).to_be_visible()
+        _no_horizontal_scroll(page)
