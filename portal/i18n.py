@@ -1,13 +1,20 @@
-"""Language and time zone of each request, the language cookie, and the
-filters that write numbers and sizes in the reader's language."""
+"""Language and time zone of each request, each person's day, the language
+cookie, and the filters that write numbers and sizes in the reader's language."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.units import format_unit
 from flask import Flask, Response, current_app, g, has_request_context, request, session
 from flask_babel import Babel, get_locale, refresh
 from flask_login import current_user
+
+from portal.models.types import utcnow
+
+if TYPE_CHECKING:
+    from portal.models import User
 
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "ru": "Русский"}
 # The language picked with the switch, kept across sign-out and session expiry
@@ -71,6 +78,20 @@ def select_timezone() -> str | None:
     if has_request_context() and current_user and current_user.is_authenticated:
         return current_user.timezone
     return None
+
+
+def local_now(user: User, now: datetime | None = None) -> datetime:
+    """``now`` (default: the present) on ``user``'s clock."""
+    try:
+        zone = ZoneInfo(user.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return (now or utcnow()).astimezone(zone)
+
+
+def today_for(user: User) -> date:
+    """Today's date where ``user`` lives (due dates are the person's days)."""
+    return local_now(user).date()
 
 
 def switch_return_path() -> str | None:

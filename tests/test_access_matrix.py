@@ -141,6 +141,9 @@ EXPECTED = {
     # poster may answer it; the firm does not upload in the person's name.
     ("requests.upload_to_request", "POST"): outcome(default=403, client=400, sponsor=404,
                                                     other_attorney=404),
+    # The page to answer the request: the same people as the upload it posts to.
+    ("requests.answer_request", "GET"): outcome(default=403, client=200, sponsor=404,
+                                                other_attorney=404),
     ("requests.decide_request", "POST"): outcome(client=403, sponsor=404, attorney=303,
                                                  other_attorney=404, staff=303, admin=303),
     # The proposed checklist; posted empty, nothing is selected and the form is re-shown.

@@ -119,9 +119,14 @@ def test_sending_the_edited_checklist_in_one_step(app, parole, mailbox):
         TimelineEvent.kind == "request.created"))
     assert event.client_text == "Su abogado pidió 2 documentos."
 
-    # The client reads the template item in Spanish and the one-off as typed.
-    page = signed_in(app, client).get(f"/cases/{case.uuid}").text
+    # The client reads the template item in Spanish and the one-off as typed, on the case
+    # page and on the request's own page (with its instructions and the upload form).
+    family = signed_in(app, client)
+    page = family.get(f"/cases/{case.uuid}").text
     assert PASSPORT_ES in page and PASSPORT not in page
+    assert "Fotos de la familia juntos" in page
+    photos = sent[("Fotos de la familia juntos", client.id)]
+    page = family.get(f"/cases/{case.uuid}/requests/{photos.uuid}/upload").text
     assert "Fotos de la familia juntos" in page and "Dos o tres, de cualquier año." in page
 
     # Sent items are proposed again unticked, marked as already asked.
@@ -181,11 +186,12 @@ def test_earlier_files_of_a_request_are_marked_replaced(app, parole):
                                       due_on=None, required=True)
     family = signed_in(app, client)
     url = f"/cases/{case.uuid}/requests/{request.uuid}/uploads"
+    answer = f"/cases/{case.uuid}/requests/{request.uuid}/upload"  # the request's own page
     upload(family, url, [("first.pdf", [PDF])])
     services.decide(parole["attorney"], case, request, "reject", "Blurred.")
-    assert "no aceptado" in line_of("first.pdf", family.get(f"/cases/{case.uuid}").text)
+    assert "no aceptado" in line_of("first.pdf", family.get(answer).text)
     upload(family, url, [("second.pdf", [PDF])])
-    page = family.get(f"/cases/{case.uuid}").text
+    page = family.get(answer).text
     assert "reemplazado por un archivo más reciente" in line_of("first.pdf", page)
     assert "reemplazado" not in line_of("second.pdf", page)
     # The firm sees the same on its review panel, in its own language.

@@ -110,18 +110,22 @@ def test_message_form_hands_the_uploader_its_settings(client, login_as, people):
     assert "/static/js/uploader.js" in page.scripts()
 
 
-def test_each_open_request_form_carries_its_own_settings(app, client, login_as, people):
+def test_the_case_page_hands_its_upload_links_one_uploader(app, client, login_as, people):
     case = people["case"]
     for title in ("Passport", "Bank statement"):
         requests.create_request(people["attorney"], case, title=title, instructions="",
                                 addressee=people["client"], required=True, due_on=None)
     login_as(people["client"])
     page = Page(client.get(f"/cases/{case.uuid}").text)
-    forms = page.upload_forms()
-    assert len(forms) == 2
-    for form in forms:
-        _assert_uploader_data(form, page, max_files=1)
-    assert len({form["data-submission-id"] for form in forms}) == 2
+    # No form per request: one "Upload" link each, naming the form it stands in for,
+    # and the page's settings for the uploader they open.
+    assert page.upload_forms() == []
+    links = [a for a in page.all("a") if "data-upload-form" in a]
+    # (a title the checklist knows, "Passport", reads in the client's Spanish)
+    assert sorted(link["data-upload-title"] for link in links) == ["Bank statement", "Pasaporte"]
+    assert all(link["data-upload-form"].endswith("/uploads") for link in links)
+    [config] = page.all("div", id="uploader-config")
+    _assert_uploader_data(config, page, max_files=1)
     assert "/static/js/uploader.js" in page.scripts()
     assert "/static/vendor/uppy/uppy.min.css" in page.stylesheets()
 

@@ -23,7 +23,7 @@ from portal.cases.permissions import visible_cases
 from portal.errors import ServiceError
 from portal.extensions import db
 from portal.models import Case, CaseDeadline, CaseMembership, DocumentRequest, User
-from portal.requests.services import local_now
+from portal.i18n import local_now
 
 # How far ahead the page and the feed look; overdue items are always listed.
 AGENDA_DAYS = 180

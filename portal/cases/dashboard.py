@@ -24,9 +24,7 @@ from portal.cases.deadlines import KINDS, deadlines, next_deadline_by_case
 from portal.cases.permissions import visible_cases
 from portal.extensions import db
 from portal.models import Case, CaseFlag, CaseMembership, Role, User
-from portal.models.case import CaseRole, UrgencyFlag
-from portal.requests.queue import CaseSummary, case_summaries
-from portal.uscis.receipts import normalise
+from portal.models.case import CaseRole, UrgencyFlag, normalise_receipt
 
 PER_PAGE = 50
 SORTS = ("urgency", "stage", "deadline", "reference", "opened")
@@ -180,7 +178,7 @@ def _search(text: str):
     found = [Case.reference.ilike(pattern, escape="\\"),
              Case.beneficiary_name.ilike(pattern, escape="\\"),
              Case.id.in_(clients)]
-    if receipt := normalise(text):  # "ioe-0912 345" finds IOE0912345678
+    if receipt := normalise_receipt(text):  # "ioe-0912 345" finds IOE0912345678
         found.append(Case.receipt_number.ilike(f"%{_escape_like(receipt)}%", escape="\\"))
     return or_(*found)
 
@@ -242,10 +240,11 @@ def _ordered(query: Select, sort: str) -> Select:
 
 @dataclass(frozen=True)
 class Row:
-    """A case on the page, and the earliest dated thing it owes."""
+    """A case on the page, and the earliest dated thing it owes. What other
+    features show of it (documents accepted, unread messages) comes from
+    ``sections.facts_for``."""
 
     case: Case
-    summary: CaseSummary
     next_due: date | None
     next_kind: str | None  # one of ``deadlines.KINDS``
 
@@ -312,8 +311,7 @@ def firm_dashboard(user: User, wanted: DashboardQuery, today: date) -> Dashboard
 
 
 def _rows(cases: list[Case]) -> list[Row]:
-    """Each case with its documents summary and next deadline (three queries)."""
-    summaries = case_summaries(cases)
+    """Each case with its next deadline (one query)."""
     owed = deadlines().subquery()
     kind_rank = case(*[(owed.c.kind == kind, i) for i, kind in enumerate(KINDS)])
     first: dict[int, tuple[date, str]] = {}
@@ -322,7 +320,7 @@ def _rows(cases: list[Case]) -> list[Row]:
             .where(owed.c.case_id.in_([c.id for c in cases]))
             .order_by(owed.c.due_on, kind_rank)):
         first.setdefault(case_id, (due_on, kind))
-    return [Row(c, summaries[c.id], *first.get(c.id, (None, None))) for c in cases]
+    return [Row(c, *first.get(c.id, (None, None))) for c in cases]
 
 
 def _parole_ending_soon(user: User, today: date) -> tuple[list[ParoleItem], int]:

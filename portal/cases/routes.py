@@ -8,38 +8,34 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.case_types import case_types, get_case_type
-from portal.cases import stages, timeline
-from portal.cases.changes import apply_change, distinct_ids
+from portal.cases import invitations, lifecycle, page, sections, stages, team
+from portal.cases.changes import apply_change
 from portal.cases.dashboard import BadQuery, DashboardQuery, firm_dashboard, member_cases
-from portal.cases import invitations, lifecycle, team
-from portal.cases.countries import country_choices, country_name
+from portal.cases.countries import country_choices
 from portal.cases.forms import (CloseForm, EditCaseForm, InviteForm, NoteForm, OpenCaseForm,
                                 StageForm, TeamAddForm, TeamRemoveForm)
 from portal.cases.invitations import InviteOutcome, invite_to_case
-from portal.cases.permissions import (can_manage_case, can_open_case, can_see_internal_notes,
-                                      case_role,
-                                      can_see_case_story, get_case_or_404, get_invitation_or_404,
-                                      visible_members)
+from portal.cases.permissions import (can_manage_case, can_open_case, can_see_case_story,
+                                      case_role, get_case_or_404, get_invitation_or_404)
 from portal.errors import ServiceError
-from portal.messages import services as messages
-from portal.models import MessageThread, Role
+from portal.i18n import today_for
+from portal.models import Role
 from portal.models.case import CaseRole, UrgencyFlag
-from portal.models.types import utcnow
-from portal.requests.routes import case_panel
-from portal.requests.services import today_for
-from portal.uscis.panel import uscis_panel
 
 bp = Blueprint("cases", __name__)
+sections.offer(bp, *page.SECTIONS)
 
 
 @bp.route("/")
 def dashboard():
     """The signed-in user's cases: for the firm a searchable, filtered,
-    sorted table a page at a time; cards for clients and sponsors."""
+    sorted table a page at a time; cards for clients and sponsors. What other
+    features show of each case (documents, unread messages) comes from
+    ``sections.facts_for``."""
     if not current_user.is_firm:
         cases = member_cases(current_user)
         return render_template("cases/my_cases.html", cases=cases,
-                               unread=messages.unread(current_user, [c.id for c in cases]),
+                               facts=sections.facts_for(current_user, cases, ("unread",)),
                                get_case_type=get_case_type, can_see_story=can_see_case_story)
     try:
         wanted = DashboardQuery.from_args(request.args)
@@ -48,49 +44,24 @@ def dashboard():
     today = today_for(current_user)
     board = firm_dashboard(current_user, wanted, today)
     return render_template("cases/firm_dashboard.html", board=board, today=today,
-                           unread=messages.unread(current_user, [r.case.id for r in board.rows]),
+                           facts=sections.facts_for(current_user, [r.case for r in board.rows],
+                                                    ("documents", "unread")),
                            flags=list(UrgencyFlag), get_case_type=get_case_type)
 
 
 @bp.route("/cases/<case_uuid>")
 def show_case(case_uuid: str):
-    """One case: where it stands on its path, its people and its timeline."""
+    """One case, as the sections every feature offers (``sections``), in
+    the reader's order: for the firm a page to jump about in; for a client or
+    sponsor what they must do first."""
     case = get_case_or_404(case_uuid, current_user)
-    case_type = get_case_type(case.case_type)
-    can_manage = can_manage_case(current_user, case)
-    show_story = can_see_case_story(current_user, case)
     role = case_role(current_user, case)
-    forms = _manage_forms(case, case_type) if can_manage else {}
-    return render_template("cases/case.html", case=case, case_type=case_type,
-                           stage=case_type.stage(case.stage),
-                           path=case_type.path(case.stage, timeline.visited_stages(case)),
-                           can_manage=can_manage,
-                           show_internal=can_see_internal_notes(current_user),
-                           show_story=show_story,
-                           # None: the timeline is the client's story, not a sponsor's.
-                           events=timeline.events_for(current_user, case) if show_story else None,
-                           headline=timeline.headline,
-                           country=country_name(case.beneficiary_country, get_locale()),
-                           case_role=role.value if role else "",
-                           unread=messages.unread(current_user, [case.id],
-                                                  by=MessageThread.audience),
-                           members=visible_members(current_user, case),
-                           **forms, **case_panel(current_user, case),
-                           **uscis_panel(current_user, case))
-
-
-def _manage_forms(case, case_type) -> dict:
-    """The firm's forms on the case page, each against the case's current version."""
-    stage_form = StageForm(version=case.version, formdata=None)
-    stage_form.stage.choices = [(s.key, s.title) for s in case_type.stages if s.key != case.stage]
-    team_form = TeamAddForm(formdata=None)
-    team_form.person.choices = [("", _("Choose…"))] + [
-        (str(user.uuid), user.name) for user in team.candidates(case)]
-    forms = distinct_ids("case", {"stage_form": stage_form, "note_form": NoteForm(formdata=None),
-                                  "close_form": CloseForm(version=case.version, formdata=None),
-                                  "team_form": team_form})
-    return {**forms, "pending_invitations": invitations.pending_invitations(case), "now": utcnow(),
-            "team": team.team(case), "remove_form": TeamRemoveForm(formdata=None)}
+    facts = {"case": case, "case_type": get_case_type(case.case_type),
+             "can_manage": can_manage_case(current_user, case),
+             "show_story": can_see_case_story(current_user, case),
+             "case_role": role.value if role else "", "today": today_for(current_user)}
+    shown, context = sections.page_sections(case, current_user, facts)
+    return render_template("cases/case.html", sections=shown, **context)
 
 
 def _managed_case(case_uuid: str):

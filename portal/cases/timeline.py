@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from flask import Blueprint, current_app
 from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -18,7 +19,6 @@ from portal.case_types import get_case_type
 from portal.extensions import db
 from portal.models import Case, TimelineEvent, User
 from portal.models.case import CaseRole
-from portal.uscis.headlines import USCIS_HEADLINES
 
 
 def add_event(actor: User | None, case: Case, kind: str, *, client_text: str = "",
@@ -72,19 +72,27 @@ def _stage_title(case: Case, key: str | None) -> str:
     return str(case_type.stage(key).title) if key and case_type.has_stage(key) else ""
 
 
-# What each kind of event says, in the reader's language. Kinds not listed
-# (document requests) carry their sentence in ``client_text``.
+# What each kind of event says, in the reader's language. Other features word
+# their own kinds (``offer_headlines``); kinds nobody words (document
+# requests) carry their sentence in ``client_text``.
 HEADLINES = {
     "case.opened": lambda e: _("The case was opened."),
     "case.closed": lambda e: _("The case was closed."),
     "case.reopened": lambda e: _("The case was reopened."),
     "stage_changed": lambda e: _("The case moved to: %(stage)s.",
                                  stage=_stage_title(e.case, e.stage)),
-    **USCIS_HEADLINES,  # receipt, statuses, appointments, RFE, decision, parole, expedite
 }
+OFFERED = "timeline_headlines"  # app.extensions: the headlines other features offered
+
+
+def offer_headlines(bp: Blueprint, headlines: dict) -> None:
+    """Let the feature of ``bp`` word its own kinds of events (``uscis.*``):
+    ``headlines`` maps a kind to a function of the event that returns its
+    sentence. Registered on each app ``bp`` is registered on."""
+    bp.record_once(lambda state: state.app.extensions.setdefault(OFFERED, {}).update(headlines))
 
 
 def headline(event: TimelineEvent) -> str:
     """The standard sentence for ``event`` in the reader's language, or ""."""
-    describe = HEADLINES.get(event.kind)
+    describe = HEADLINES.get(event.kind) or current_app.extensions.get(OFFERED, {}).get(event.kind)
     return describe(event) if describe else ""

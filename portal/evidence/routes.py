@@ -19,13 +19,20 @@ from portal.evidence.files import ALLOWED_TYPES, EXTENSIONS, content_disposition
 from portal.evidence.forms import PurgeForm, WithdrawForm
 from portal.evidence.uploader import resumable_uploads
 from portal.extensions import csrf
+from portal.cases import sections
 from portal.cases.permissions import get_case_or_404
+from portal.cases.sections import Section
 from portal.evidence.permissions import (can_purge, can_withdraw, get_document_or_404,
                                          get_version_or_404, visible_documents, visible_versions)
 from portal.storage import StorageError
 
 bp = Blueprint("evidence", __name__)
 bp.add_app_template_global(resumable_uploads, "resumable_uploads")
+# The case page links to the documents (and, for those who may read it, the
+# case's audit trail); the section needs nothing but the page's own facts.
+sections.offer(bp, Section("documents", _l("Documents"), order=50, client_order=35,
+                           template="evidence/_case_links.html",
+                           context=lambda case, user, page: {}))
 
 
 @bp.app_template_filter("type_label")

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect,
                    render_template, request, url_for)
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from portal.auth.sessions import passive
+from portal.cases import sections
 from portal.cases.permissions import get_case_or_404
+from portal.cases.sections import CaseFacts, Section
 from portal.errors import ServiceError, render_error
 from portal.evidence import multipart
 from portal.evidence.routes import UNREADABLE, read_streamed_form, report_upload, \
@@ -20,14 +24,38 @@ from portal.extensions import csrf, db
 from portal.messages import services
 from portal.messages.export import export_thread
 from portal.messages.forms import MessageForm
-from portal.messages.permissions import can_export, get_thread_or_404
+from portal.messages.permissions import (can_export, get_thread_or_404, may_read,
+                                         sponsor_audience)
 from portal.messages.text import as_html
-from portal.models import Message
+from portal.models import Case, Message, MessageThread, User
+from portal.models.case import CaseRole
+from portal.models.message import CLIENT_THREAD
 from portal.models.types import utcnow
 from portal.permissions import deny, parse_uuid
 
 bp = Blueprint("messages", __name__)
 bp.add_app_template_filter(as_html, "message_html")
+
+
+def messages_section(case: Case, user: User, page: Mapping) -> dict | None:
+    """The case page's links to the threads ``user`` may read, each with its
+    unread count (``messages/_case_links.html``); None when there is none."""
+    sponsors = [m.user for m in case.memberships if m.role is CaseRole.SPONSOR
+                and may_read(user, case, sponsor_audience(m.user))]
+    with_client = may_read(user, case, CLIENT_THREAD)
+    if not (with_client or sponsors):
+        return None
+    return {"threads": {"client": with_client, "sponsors": sponsors},
+            "unread_by_thread": services.unread(user, [case.id], by=MessageThread.audience)}
+
+
+sections.offer(
+    bp,
+    Section("messages", _l("Messages"), order=55, client_order=30,
+            template="messages/_case_links.html", context=messages_section),
+    # The unread badge of each case in the lists of cases.
+    CaseFacts("unread", lambda user, cases: services.unread(user, [c.id for c in cases])),
+)
 
 
 def _thread_url(thread, endpoint: str = "thread") -> str:

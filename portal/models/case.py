@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from datetime import date, datetime
 
@@ -47,6 +48,13 @@ class Decision(str, enum.Enum):
 
     APPROVED = "approved"
     DENIED = "denied"
+
+
+def normalise_receipt(text: str | None) -> str:
+    """A USCIS receipt number as ``Case.receipt_number`` holds it: upper
+    case, without the spaces and dashes people type (``ioe-0912 345`` ->
+    ``IOE0912345``). The rules of a whole number are ``portal.uscis.receipts``'."""
+    return re.sub(r"[\s\-]", "", text or "").upper()
 
 
 class Case(db.Model):

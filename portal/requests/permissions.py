@@ -4,10 +4,11 @@ only through the case the user may open (``get_case_or_404``), then
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal.cases.permissions import can_manage_case, case_role
 from portal.extensions import db
-from portal.models import Case, DocumentRequest, User
+from portal.models import Case, DocumentRequest, DocumentVersion, User
 from portal.models.case import CaseRole
 from portal.permissions import deny, parse_uuid
 
@@ -44,11 +45,17 @@ def can_review(user: User, case: Case) -> bool:
     return False
 
 
-def visible_requests(user: User, case: Case) -> list[DocumentRequest]:
-    """The requests of ``case`` that ``user`` may see, oldest first."""
-    requests = db.session.scalars(select(DocumentRequest).where(DocumentRequest.case_id == case.id)
-                                  .order_by(DocumentRequest.created_at, DocumentRequest.id))
-    return [r for r in requests if can_see_request(user, case, r)]
+def visible_requests(user: User, case: Case, with_files: bool = False) -> list[DocumentRequest]:
+    """The requests of ``case`` that ``user`` may see, oldest first, each
+    with its addressee; ``with_files`` loads every file sent for them too
+    (and who sent it), in one more query whatever their number."""
+    query = (select(DocumentRequest).where(DocumentRequest.case_id == case.id)
+             .options(selectinload(DocumentRequest.addressee))
+             .order_by(DocumentRequest.created_at, DocumentRequest.id))
+    if with_files:
+        query = query.options(selectinload(DocumentRequest.versions)
+                              .selectinload(DocumentVersion.uploaded_by))
+    return [r for r in db.session.scalars(query) if can_see_request(user, case, r)]
 
 
 def get_request_or_404(case: Case, request_uuid: str, user: User) -> DocumentRequest:

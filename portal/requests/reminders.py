@@ -26,7 +26,7 @@ from portal import notify
 from portal.extensions import db
 from portal.models import Case, DocumentRequest, RequestReminder, User
 from portal.models.request import OWED_STATES
-from portal.requests.services import local_now
+from portal.i18n import local_now
 
 
 def reminder_due(due_on: date, today: date) -> bool:

@@ -1,20 +1,26 @@
-"""Document request pages: the panel on the case page, creating a request,
-uploading to one, and the attorney's decisions."""
+"""Document request pages: their sections of the case page, creating a
+request, the page to answer one, uploading to it, and the attorney's decisions."""
 from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
 from portal import audit
 from portal.case_types import get_case_type
-from portal.cases.permissions import case_role, get_case_or_404
+from portal.cases import sections
+from portal.cases.permissions import get_case_or_404
+from portal.cases.sections import CaseFacts, Section
 from portal.errors import ServiceError
 from portal.evidence.permissions import can_see_version
 from portal.evidence.routes import receive_upload, upload_form_context
 from portal.extensions import csrf, db
-from portal.models import Case, User
+from portal.models import Case, DocumentRequest, RequestState, User
 from portal.models.case import CaseRole
 from portal.requests import checklist, queue, services
 from portal.requests.forms import ChecklistForm, DecisionForm, RequestForm
@@ -35,27 +41,61 @@ def _addressee(case: Case, user_uuid: str) -> User | None:
     return next((m.user for m in case.memberships if str(m.user.uuid) == user_uuid), None)
 
 
-def case_panel(user: User, case: Case) -> dict:
-    """What the case page shows of requests to ``user``: for the attorney
-    team every request with its versions and the forms; for a client or
-    sponsor the open requests they answer (each with an upload form), and
-    for the client the others' states and the case's completeness."""
+def review_section(case: Case, user: User, page: Mapping) -> dict | None:
+    """The attorney team's section of the case page (``requests/_review.html``):
+    every request with its files and the decisions, the checklist, and the
+    form to ask for another. None for anyone else."""
+    if not can_review(user, case):
+        return None
+    form = RequestForm(formdata=None)
+    form.addressee.choices = _addressees(case)
+    return {"request_labels": services.STATE_LABELS,
+            "is_overdue": lambda r: services.is_overdue(r, user),
+            "review_requests": visible_requests(user, case, with_files=True),
+            "request_form": form, "decision_form": DecisionForm(formdata=None),
+            "completeness": services.completeness(case)}
+
+
+def _most_pressing(user: User):
+    """Sort key: overdue first, then those whose file was not accepted, then
+    by due date (those without one last); otherwise in the order asked."""
+    def key(document_request: DocumentRequest):
+        return (not services.is_overdue(document_request, user),
+                document_request.state is not RequestState.REJECTED,
+                document_request.due_on or date.max)
+    return key
+
+
+def needed_section(case: Case, user: User, page: Mapping) -> dict | None:
+    """A client's or sponsor's section of the case page
+    (``requests/_what_we_need.html``): a line for each request they still
+    owe, each with one upload action (the page of ``answer_request``), and
+    those they answered, folded away; for the client also the requests of
+    others in the case and the case's completeness. None for the firm."""
+    if user.is_firm:
+        return None
     requests = visible_requests(user, case)
-    panel = {"request_labels": services.STATE_LABELS,
-             "is_overdue": lambda r: services.is_overdue(r, user)}
-    if can_review(user, case):
-        form = RequestForm()
-        form.addressee.choices = _addressees(case)
-        return {**panel, "review_requests": requests, "request_form": form,
-                "decision_form": DecisionForm(),
-                "completeness": services.completeness(case)}
-    mine = [r for r in requests if r.is_open and can_upload_to(user, case, r)]
-    return {**panel,
-            "my_requests": [(r, [v for v in r.versions if can_see_version(user, case, v)],
-                             upload_form_context(case)) for r in mine],
+    mine = [r for r in requests if can_upload_to(user, case, r)]
+    return {"request_labels": services.STATE_LABELS,
+            "is_overdue": lambda r: services.is_overdue(r, user),
+            "needed_requests": sorted((r for r in mine if r.is_owed), key=_most_pressing(user)),
+            "done_requests": [r for r in mine if not r.is_owed],
             "other_requests": [r for r in requests if r not in mine],
+            "uploads": upload_form_context(case) if any(r.is_open for r in mine) else None,
             "completeness": (services.completeness(case)
-                             if case_role(user, case) is CaseRole.CLIENT else None)}
+                             if page["case_role"] == CaseRole.CLIENT.value else None)}
+
+
+sections.offer(
+    bp,
+    # The firm reviews after the overview; a client or sponsor starts with what they owe.
+    Section("requests", _l("Requests"), order=20, template="requests/_review.html",
+            context=review_section),
+    Section("needed", _l("What we need from you"), order=20, client_order=10,
+            template="requests/_what_we_need.html", context=needed_section),
+    # The dashboard's "Documents" column: required requests accepted, the next due date.
+    CaseFacts("documents", lambda user, cases: queue.case_summaries(cases)),
+)
 
 
 def _back(case: Case):
@@ -185,6 +225,31 @@ def _step_after_intake(case: Case):
     if case.stage == get_case_type(case.case_type).steps[0].key:
         return _second_step(case)
     return None
+
+
+@bp.route("/cases/<case_uuid>/requests/<request_uuid>/upload")
+def answer_request(case_uuid: str, request_uuid: str):
+    """The page to answer one request: what is asked, by when, the files
+    sent for it so far, and the upload form. Who may see it is who may
+    upload (``upload_to_request``): a request the person may not see is a
+    404, one addressed to someone else a 403; a closed one sends them back
+    to the case page, told why."""
+    case = get_case_or_404(case_uuid, current_user)
+    document_request = get_request_or_404(case, request_uuid, current_user)
+    try:
+        services.check_upload(current_user, case, document_request)
+    except services.RequestClosed as refused:
+        if not can_upload_to(current_user, case, document_request):
+            abort(403)
+        flash(refused.message, "info")
+        return _back(case)
+    return render_template(
+        "requests/answer.html", case=case, req=document_request,
+        versions=[v for v in document_request.versions
+                  if can_see_version(current_user, case, v)],
+        request_labels=services.STATE_LABELS,
+        overdue=services.is_overdue(document_request, current_user),
+        **upload_form_context(case))
 
 
 @bp.route("/cases/<case_uuid>/requests/<request_uuid>/uploads", methods=["POST"])

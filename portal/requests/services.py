@@ -8,8 +8,7 @@ submission at once one wins and the other is told the new state.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -22,6 +21,7 @@ from portal.cases import stages, timeline
 from portal.cases.permissions import case_role
 from portal.errors import ServiceError
 from portal.extensions import db
+from portal.i18n import today_for
 from portal.models import Case, DocumentRequest, DocumentVersion, RequestState, TimelineEvent, User
 from portal.models.case import CaseRole
 from portal.models.request import OPEN_STATES
@@ -64,20 +64,6 @@ class DecisionConflict(ServiceError):
     def __init__(self, message, state: RequestState):
         super().__init__(message)
         self.state = state
-
-
-def local_now(user: User, now: datetime | None = None) -> datetime:
-    """``now`` (default: the present) on ``user``'s clock."""
-    try:
-        zone = ZoneInfo(user.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return (now or utcnow()).astimezone(zone)
-
-
-def today_for(user: User) -> date:
-    """Today's date where ``user`` lives (due dates are the person's days)."""
-    return local_now(user).date()
 
 
 def is_overdue(document_request: DocumentRequest, user: User) -> bool:

@@ -18,7 +18,7 @@ from portal.errors import ServiceError
 from portal.extensions import db
 from portal.models import Case, CaseDeadline, DeadlineKind, TimelineEvent, User
 from portal.models.types import utcnow
-from portal.requests.services import local_now
+from portal.i18n import local_now
 from portal.uscis.changes import check, clean, not_in_future, require_date
 from portal.uscis.labels import APPOINTMENT_KINDS
 

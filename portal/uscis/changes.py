@@ -19,7 +19,7 @@ from portal.cases.permissions import can_manage_case
 from portal.cases.stages import CaseChanged
 from portal.errors import ServiceError
 from portal.models import Case, User
-from portal.requests.services import today_for
+from portal.i18n import today_for
 
 
 def clean(value: str | None) -> str:

@@ -1,4 +1,4 @@
-"""What the case page shows of USCIS tracking, to whom (``uscis_panel``).
+"""What the case page shows of USCIS tracking, to whom (``uscis_section``).
 
 The client reads plain facts: the receipt number, USCIS's latest status,
 upcoming appointments in their own time zone, an open RFE's deadline, the
@@ -8,6 +8,7 @@ sees nothing of it.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -20,12 +21,12 @@ from portal.extensions import db
 from portal.models import Case, CaseDeadline, Decision, ExpediteRequest, TimelineEvent, User
 from portal.models.case import UrgencyFlag
 from portal.cases.changes import distinct_ids
-from portal.requests.services import local_now, today_for
+from portal.i18n import local_now
 from portal.uscis import appointments, expedite, forms, rfe
 from portal.uscis.decision import PAROLED, reparole_file_by
 from portal.uscis.labels import (DEADLINE_LABELS, DECISION_LABELS, EXPEDITE_ANSWERS,
                                  EXPEDITE_LABELS)
-from portal.cases.permissions import can_manage_case, can_see_case_story, can_see_internal_notes
+from portal.cases.permissions import can_see_internal_notes
 
 
 @dataclass(frozen=True)
@@ -157,13 +158,14 @@ def _forms(case: Case, today: date) -> dict:
     })
 
 
-def uscis_panel(user: User, case: Case) -> dict:
-    """The case page's context for ``templates/uscis/_panel.html``:
-    ``{"uscis": Panel}`` for the firm and the client, ``{}`` for anyone else."""
+def uscis_section(case: Case, user: User, page: Mapping) -> dict | None:
+    """The case page's section (``portal.cases.sections``) for
+    ``templates/uscis/_panel.html``: ``{"uscis": Panel}`` for the firm and
+    the client, None for anyone else."""
     # The USCIS facts are the client's story: the firm and the client, never a sponsor.
-    if not can_see_case_story(user, case):
-        return {}
-    today = today_for(user)
+    if not page["show_story"]:
+        return None
+    today = page["today"]
     firm = can_see_internal_notes(user)  # expedite grounds and notes are the firm's papers
     open_rfe = rfe.open_rfe(case)
     panel = Panel(
@@ -179,7 +181,7 @@ def uscis_panel(user: User, case: Case) -> dict:
     )
     if firm:
         panel.expedites = expedite.expedite_requests(case)
-    if can_manage_case(user, case) and case.closed_on is None:
+    if page["can_manage"] and case.closed_on is None:
         panel.forms = _forms(case, today)
         panel.appointment_forms = _appointment_forms(user, case, panel.appointments)
     return {"uscis": panel}

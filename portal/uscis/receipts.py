@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import re
 
+from portal.models.case import normalise_receipt
+
 # Service centres and offices whose receipts the firm sees (DOMAIN.md); others
 # are accepted with a warning, since USCIS adds prefixes now and then.
 KNOWN_PREFIXES = frozenset({"EAC", "WAC", "LIN", "SRC", "NBC", "MSC", "IOE", "YSC"})
 _SHAPE = re.compile(r"[A-Z]{3}[0-9]{10}")
 
 
-def normalise(text: str | None) -> str:
-    """``text`` as USCIS writes it: upper case, without the spaces and dashes people type."""
-    return re.sub(r"[\s\-]", "", text or "").upper()
+# What people type, as USCIS writes it (upper case, no spaces or dashes): the
+# column's own rule, which the firm's search of cases uses too.
+normalise = normalise_receipt
 
 
 def is_well_formed(number: str) -> bool:

@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from portal.cases import sections, timeline
 from portal.cases.changes import apply_change
 from portal.cases.permissions import can_manage_case, get_case_or_404
+from portal.cases.sections import Section
 from portal.models import Case
 from portal.uscis import appointments, decision, expedite, forms, rfe, status
+from portal.uscis.headlines import USCIS_HEADLINES
+from portal.uscis.panel import uscis_section
 from portal.uscis.permissions import get_deadline_or_404, get_expedite_or_404
 
 bp = Blueprint("uscis", __name__)
+sections.offer(bp, Section("uscis", _l("USCIS and parole"), order=30, client_order=40,
+                           template="uscis/_panel.html", context=uscis_section))
+timeline.offer_headlines(bp, USCIS_HEADLINES)
 # Pages that show an appointment's time (the case page, the agenda) name the reader's zone.
 bp.add_app_template_global(appointments.zone_name, "zone_name")
 

@@ -229,7 +229,7 @@ def test_client_sees_the_receipt_number_and_the_new_stage(production_portal: Por
     _screenshot(page, "case-5-client-es-receipt")
 
     # She writes to her attorney from the case (secure messaging, issue 10's first part).
-    page.get_by_role("link", name="Mensajes", exact=True).click()
+    page.get_by_role("link", name="Mensajes con su abogado", exact=True).click()
     page.get_by_label("Su mensaje").fill("¿Necesitan algo más para la cita?\nGracias.")
     page.get_by_role("button", name="Enviar").click()
     expect(page.locator("ol.messages li.mine .message-body")).to_have_text(

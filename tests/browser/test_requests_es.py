@@ -1,7 +1,8 @@
 """A Spanish-speaking client on a phone answers a document request: over
-TLS through nginx, in chromium at 390 px, "Lo que necesitamos de usted" comes
-right after where the case stands; the client uploads into the request, the attorney
-rejects the file with a reason, the client reads it and uploads again."""
+TLS through nginx, in chromium at 390 px, the case page leads with "Lo que
+necesitamos de usted", a line per request with one "Subir" link to the
+request's own page; the client uploads there, the attorney rejects the file
+with a reason, the client reads it on the case page and uploads again."""
 from __future__ import annotations
 
 import uuid
@@ -31,7 +32,8 @@ REASON = "La foto está cortada: no se ve el número del pasaporte. Envíe la p�
 # English the page must not show to a client who reads Spanish.
 ENGLISH = ("What we need from you", "Upload a file for this request", "Due by", "Upload",
            "waiting for an upload", "received, to be reviewed", "a new upload is needed",
-           "Your attorney needs a new file", "was uploaded", "sent on", "required documents")
+           "Your attorney needs a new file", "was uploaded", "sent on", "required documents",
+           "Done (", "Send another file", "Messages with your attorney", "Open the documents")
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +82,19 @@ def _screenshot(page, name: str) -> None:
     page.set_viewport_size(VIEWPORTS["phone"])
 
 
-def _upload(page, card, name: str, content: bytes, portal: Portal) -> None:
-    """Choose a file in the request's own upload control and send it."""
-    card.locator("input[type=file]").set_input_files(
+def _upload(page, name: str, content: bytes, portal: Portal) -> None:
+    """On a request's own page, choose a file and send it; back on the case page."""
+    page.locator("form.upload input[type=file]").set_input_files(
         files=[{"name": name, "mimeType": "application/pdf", "buffer": content}])
     with page.expect_response(lambda r: r.request.method == "POST") as sent:
-        card.get_by_role("button", name="Subir", exact=True).click()
+        page.locator("form.upload").get_by_role("button", name="Subir", exact=True).click()
     assert sent.value.status == 303, (sent.value.status, portal.server_logs())
     page.wait_for_load_state()
+
+
+def _english_on(page) -> list[str]:
+    main_text = page.locator("main").inner_text()
+    return [s for s in ENGLISH if s in main_text]
 
 
 def _no_horizontal_scroll(page) -> None:
@@ -117,26 +124,46 @@ def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
     # The browser speaks Spanish, so the sign-in page does too.
     sign_in(page, base, email, portal.client_password, SIGN_IN["es"])
 
-    page.goto(f"{base}/cases/{case_uuid}")
-    # Where the case stands, then "What we need from you", in Spanish.
-    expect(page.locator("main h2").nth(0)).to_have_text("Estado de su caso")
-    expect(page.locator("main h2").nth(1)).to_have_text("Lo que necesitamos de usted")
-    card = page.locator(f"#request-{request_uuid}")
-    expect(card.get_by_role("heading", name=TITLE)).to_be_visible()
-    expect(card.locator(".instructions")).to_have_text(INSTRUCTIONS)
-    expect(card.locator(".due")).to_have_text(
+    case_page = f"{base}/cases/{case_uuid}"
+    page.goto(case_page)
+    # "What we need from you" first, then where the case stands, in Spanish.
+    expect(page.locator("main h2").nth(0)).to_have_text("Lo que necesitamos de usted")
+    expect(page.locator("main h2").nth(1)).to_have_text("Estado de su caso")
+    line = page.locator(f"#request-{request_uuid}")
+    expect(line.locator(".needed-title")).to_have_text(TITLE)
+    expect(line.locator(".due")).to_have_text(
         f"Fecha límite: {format_date(due, 'long', locale='es')}")
-    expect(card.locator(".state")).to_have_text("a la espera de un archivo")
     expect(page.locator(".progress-line")).to_have_text("0 de 1 documentos necesarios aceptados")
+    # One upload action per line, no upload form on the case page.
+    upload_link = line.get_by_role("link", name="Subir", exact=True)
+    expect(upload_link).to_have_attribute(
+        "data-upload-form", f"/cases/{case_uuid}/requests/{request_uuid}/uploads")
+    expect(page.locator("main form.upload")).to_have_count(0)
     _no_horizontal_scroll(page)
     _screenshot(page, "requests-es-1-before-upload")
 
-    _upload(page, card, "pasaporte.pdf", _pdf("first scan"), portal)
-    expect(page.get_by_text("Se subió el archivo pasaporte.pdf.")).to_be_visible()
-    expect(card.locator(".state")).to_have_text("recibido, pendiente de revisión")
-    expect(card.locator(".versions li")).to_have_text([_sent_on(portal.app, "pasaporte.pdf")])
+    # The request's own page: what is asked, by when, and the upload form.
+    upload_link.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
+    expect(page.locator(".instructions")).to_have_text(INSTRUCTIONS)
+    expect(page.locator("article .state")).to_have_text("a la espera de un archivo")
+    expect(page.get_by_label("Subir un archivo para esta solicitud")).to_be_visible()
     _no_horizontal_scroll(page)
-    _screenshot(page, "requests-es-2-after-upload")
+    _screenshot(page, "requests-es-2-request-page")
+    _upload(page, "pasaporte.pdf", _pdf("first scan"), portal)
+    assert page.url == case_page
+    expect(page.get_by_text("Se subió el archivo pasaporte.pdf.")).to_be_visible()
+    # Answered: nothing is owed; the request is folded away under "Done".
+    expect(page.locator(".needed-list")).to_have_count(0)
+    done = page.locator("details.done-requests")
+    done.locator("summary").click()
+    expect(done.locator("summary")).to_have_text("Completados (1)")
+    expect(done.locator(f"#request-{request_uuid} .state")).to_have_text(
+        "recibido, pendiente de revisión")
+    _screenshot(page, "requests-es-3-after-upload")
+    done.get_by_role("link", name="Enviar otro archivo").click()
+    expect(page.locator(".versions li")).to_have_text([_sent_on(portal.app, "pasaporte.pdf")])
+    page.goto(case_page)
 
     # The attorney rejects the file, in-process, as the review page would.
     with portal.app.app_context():
@@ -145,23 +172,28 @@ def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
         db.session.remove()
 
     page.reload()
-    expect(card.locator(".state")).to_have_text("se necesita un archivo nuevo")
-    expect(card.locator(".rejection")).to_have_text(
+    expect(line.locator(".rejection")).to_have_text(
         f"Su abogado necesita un archivo nuevo: {REASON}")
-    expect(card.get_by_text("Suba un archivo nuevo aquí abajo.")).to_be_visible()
-    expect(card.get_by_label("Subir un archivo para esta solicitud")).to_be_visible()
-    main_text = page.locator("main").inner_text()
-    assert not [s for s in ENGLISH if s in main_text], main_text
+    assert not _english_on(page), page.locator("main").inner_text()
     _no_horizontal_scroll(page)
-    _screenshot(page, "requests-es-3-after-rejection")
+    _screenshot(page, "requests-es-4-after-rejection")
+    line.get_by_role("link", name="Subir", exact=True).click()
+    expect(page.locator("article .state")).to_have_text("se necesita un archivo nuevo")
+    expect(page.get_by_text("Suba un archivo nuevo aquí abajo.")).to_be_visible()
+    expect(page.get_by_label("Subir un archivo para esta solicitud")).to_be_visible()
+    assert not _english_on(page), page.locator("main").inner_text()
+    _no_horizontal_scroll(page)
+    _screenshot(page, "requests-es-5-request-page-rejected")
 
-    _upload(page, card, "pasaporte-completo.pdf", _pdf("whole page"), portal)
+    _upload(page, "pasaporte-completo.pdf", _pdf("whole page"), portal)
     expect(page.get_by_text("Se subió el archivo pasaporte-completo.pdf.")).to_be_visible()
-    expect(card.locator(".state")).to_have_text("recibido, pendiente de revisión")
-    expect(card.locator(".rejection")).to_have_count(0)
-    expect(card.locator(".versions li").last).to_have_text(
+    expect(page.locator(".rejection")).to_have_count(0)
+    expect(page.locator(f"details.done-requests #request-{request_uuid} .state")).to_have_text(
+        "recibido, pendiente de revisión")
+    _screenshot(page, "requests-es-6-uploaded-again")
+    page.goto(f"{case_page}/requests/{request_uuid}/upload")
+    expect(page.locator(".versions li").last).to_have_text(
         _sent_on(portal.app, "pasaporte-completo.pdf"))
-    _screenshot(page, "requests-es-4-uploaded-again")
     with portal.app.app_context():
         answered = _request(request_uuid)
         assert answered.state is RequestState.SUBMITTED
