@@ -1,7 +1,7 @@
 """Dashboards and the case page."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,6 +21,7 @@ from portal.cases.permissions import (can_manage_case, can_open_case, can_see_in
                                       can_see_case_story, get_case_or_404, get_invitation_or_404,
                                       visible_members)
 from portal.errors import ServiceError
+from portal.forms_common import failed_form
 from portal.messages import services as messages
 from portal.models import MessageThread, Role
 from portal.models.case import CaseRole, UrgencyFlag
@@ -55,12 +56,21 @@ def dashboard():
 @bp.route("/cases/<case_uuid>")
 def show_case(case_uuid: str):
     """One case: where it stands on its path, its people and its timeline."""
-    case = get_case_or_404(case_uuid, current_user)
+    return render_case(get_case_or_404(case_uuid, current_user))
+
+
+def render_case(case):
+    """The case page of ``case`` for the signed-in user; also shown again,
+    by the route a form of it posts to, when that form has errors
+    (``changes.show_again``)."""
     case_type = get_case_type(case.case_type)
     can_manage = can_manage_case(current_user, case)
     show_story = can_see_case_story(current_user, case)
     role = case_role(current_user, case)
     forms = _manage_forms(case, case_type) if can_manage else {}
+    panels = {**case_panel(current_user, case), **uscis_panel(current_user, case)}
+    # The language switch of a page shown again from a POST-only route comes back here.
+    g.page_path = url_for("cases.show_case", case_uuid=case.uuid)
     return render_template("cases/case.html", case=case, case_type=case_type,
                            stage=case_type.stage(case.stage),
                            path=case_type.path(case.stage, timeline.visited_stages(case)),
@@ -75,8 +85,8 @@ def show_case(case_uuid: str):
                            unread=messages.unread(current_user, [case.id],
                                                   by=MessageThread.audience),
                            members=visible_members(current_user, case),
-                           **forms, **case_panel(current_user, case),
-                           **uscis_panel(current_user, case))
+                           failed_form=failed_form(),  # once every form is made
+                           **forms, **panels)
 
 
 def _manage_forms(case, case_type) -> dict:
@@ -89,8 +99,13 @@ def _manage_forms(case, case_type) -> dict:
     forms = distinct_ids("case", {"stage_form": stage_form, "note_form": NoteForm(formdata=None),
                                   "close_form": CloseForm(version=case.version, formdata=None),
                                   "team_form": team_form})
+    members = team.team(case)
+    # One removal form per member (the assigned attorney is handed over instead).
+    remove_forms = {m.user.uuid: distinct_ids(f"team-{m.user.uuid}", {
+        "remove": TeamRemoveForm(formdata=None)})["remove"]
+        for m in members if m.user_id != case.assigned_attorney_id}
     return {**forms, "pending_invitations": invitations.pending_invitations(case), "now": utcnow(),
-            "team": team.team(case), "remove_form": TeamRemoveForm(formdata=None)}
+            "team": members, "remove_forms": remove_forms}
 
 
 def _managed_case(case_uuid: str):
@@ -110,7 +125,7 @@ def move_stage(case_uuid: str):
     form.stage.validate_choice = False  # the service refuses a stage of another type
     return apply_change(case, form, lambda: stages.move_stage(
         current_user, case, form.stage.data, form.version.data,
-        form.client_text.data, form.internal_note.data))
+        form.client_text.data, form.internal_note.data), key="case-stage_form")
 
 
 @bp.route("/cases/<case_uuid>/close", methods=["POST"])
@@ -120,7 +135,8 @@ def close_case(case_uuid: str):
     form = CloseForm()
     action = stages.reopen_case if case.closed_on else stages.close_case
     return apply_change(case, form, lambda: action(current_user, case, form.version.data,
-                                             form.reason.data, form.client_text.data))
+                                             form.reason.data, form.client_text.data),
+                        key="case-close_form")
 
 
 @bp.route("/cases/<case_uuid>/events", methods=["POST"])
@@ -131,7 +147,8 @@ def add_note(case_uuid: str):
     for_client = form.audience.data == "client"
     return apply_change(case, form, lambda: stages.add_note(
         current_user, case, form.client_text.data, form.internal_note.data, for_client),
-        done=None if for_client else _l("Saved. Only the firm sees this note."))
+        done=None if for_client else _l("Saved. Only the firm sees this note."),
+        key="case-note_form")
 
 
 @bp.route("/cases/<case_uuid>/invite", methods=["GET", "POST"])
@@ -315,7 +332,7 @@ def add_team_member(case_uuid: str):
         return team.add_member(current_user, case, form.person.data, form.reason.data)
 
     return apply_change(case, form, change, anchor="team-heading",
-                        done=_("The case team was changed."))
+                        done=_("The case team was changed."), key="case-team_form")
 
 
 @bp.route("/cases/<case_uuid>/team/<uuid:user_uuid>/remove", methods=["POST"])
@@ -325,7 +342,7 @@ def remove_team_member(case_uuid: str, user_uuid):
     form = TeamRemoveForm()
     response = apply_change(case, form, lambda: team.remove_member(
         current_user, case, user_uuid, form.reason.data), anchor="team-heading",
-        done=_("The case team was changed."))
+        done=_("The case team was changed."), key=f"team-{user_uuid}-remove")
     if not can_manage_case(current_user, case):  # they took themselves off
         return _handed_over(case, _("You are no longer on the team of case %(reference)s.",
                                     reference=case.reference))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from tests.browser.accessibility import check_accessibility
 from tests.browser.servers import Portal
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -38,6 +39,7 @@ def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     for width, size in VIEWPORTS.items():
         page.set_viewport_size(size)
+        check_accessibility(page)  # at each width: the layouts differ
         page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
     page.set_viewport_size(VIEWPORTS["desktop"])
 
