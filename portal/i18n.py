@@ -100,6 +100,10 @@ def switch_return_path() -> str | None:
     into a page)."""
     if request.view_args and "token" in request.view_args:
         return None
+    if request.url_rule is not None and "GET" not in request.url_rule.methods:
+        # A page shown again by the route its form posts to (the form had
+        # errors): back to the page's own address, which its view names.
+        return g.get("page_path")
     path = request.script_root + request.path
     return f"{path}?{request.query_string.decode('latin-1')}" if request.query_string else path
 

@@ -96,16 +96,17 @@ EXPECTED = {
                                             other_attorney=404, staff=200, admin=200),
     ("cases.invite_member", "POST"): outcome(client=403, sponsor=403, attorney=200,
                                              other_attorney=404, staff=200, admin=200),
-    # Running the case is the firm's: posted empty, the errors are flashed on the case page.
-    ("cases.move_stage", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                          other_attorney=404, staff=303, admin=303),
-    ("cases.close_case", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                          other_attorney=404, staff=303, admin=303),
-    # The case team: posted empty, the form's errors are flashed on the case page.
-    ("cases.add_team_member", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                               other_attorney=404, staff=303, admin=303),
-    ("cases.remove_team_member", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                                  other_attorney=404, staff=303, admin=303),
+    # Running the case is the firm's: posted empty, the case page is shown again (200) with
+    # the form's errors beside its fields; a valid change redirects (303).
+    ("cases.move_stage", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                          other_attorney=404, staff=200, admin=200),
+    ("cases.close_case", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                          other_attorney=404, staff=200, admin=200),
+    # The case team: posted empty, the case page is shown again with the form's errors.
+    ("cases.add_team_member", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                               other_attorney=404, staff=200, admin=200),
+    ("cases.remove_team_member", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                                  other_attorney=404, staff=200, admin=200),
     ("cases.add_note", "POST"): outcome(client=403, sponsor=403, attorney=303,
                                         other_attorney=404, staff=303, admin=303),
     # Opening a case is the firm's; posted empty, the form is re-shown with its errors.
@@ -132,11 +133,13 @@ EXPECTED = {
     ("evidence.withdraw_version", "POST"): outcome(default=303, sponsor=404, other_attorney=404),
     ("evidence.purge_version", "POST"): outcome(default=403, sponsor=404,
                                                 other_attorney=404,
-                                                admin=303),  # no reason given: nothing purged
+                                                # no reason given: nothing purged, the
+                                                # document page shown again with the error
+                                                admin=200),
     # The request is addressed to the client; the firm reviews, the client answers, the
-    # sponsor may not see it. An empty form: re-shown on the case page with a message.
-    ("requests.create_request", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                                 other_attorney=404, staff=303, admin=303),
+    # sponsor may not see it. An empty form: the case page shown again with its errors.
+    ("requests.create_request", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                                 other_attorney=404, staff=200, admin=200),
     # Posted without a multipart body: refused once the request is found and the
     # poster may answer it; the firm does not upload in the person's name.
     ("requests.upload_to_request", "POST"): outcome(default=403, client=400, sponsor=404,
@@ -144,8 +147,8 @@ EXPECTED = {
     # The page to answer the request: the same people as the upload it posts to.
     ("requests.answer_request", "GET"): outcome(default=403, client=200, sponsor=404,
                                                 other_attorney=404),
-    ("requests.decide_request", "POST"): outcome(client=403, sponsor=404, attorney=303,
-                                                 other_attorney=404, staff=303, admin=303),
+    ("requests.decide_request", "POST"): outcome(client=403, sponsor=404, attorney=200,
+                                                 other_attorney=404, staff=200, admin=200),
     # The proposed checklist; posted empty, nothing is selected and the form is re-shown.
     ("requests.send_checklist", "GET"): outcome(client=403, sponsor=403, attorney=200,
                                                 other_attorney=404, staff=200, admin=200),
@@ -160,28 +163,29 @@ EXPECTED = {
     ("agenda.revoke_feed", "POST"): outcome(default=303, client=404, sponsor=404),
     # Public (the secret address is the credential); a wrong token is a plain 404 for everyone.
     ("agenda.calendar_feed", "GET"): outcome(404, default=404),
-    # USCIS tracking is the case's attorney team's; posted empty, nothing is saved and the
-    # message is flashed on the case page.
-    ("uscis.record_receipt", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                              other_attorney=404, staff=303, admin=303),
-    ("uscis.record_status", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                             other_attorney=404, staff=303, admin=303),
+    # USCIS tracking is the case's attorney team's; posted empty, nothing is saved: a form
+    # whose own checks fail (a missing version) is shown again on the case page (200), one
+    # the service refuses (no date) is flashed on it after a redirect (303).
+    ("uscis.record_receipt", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                              other_attorney=404, staff=200, admin=200),
+    ("uscis.record_status", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                             other_attorney=404, staff=200, admin=200),
     ("uscis.add_appointment", "POST"): outcome(client=403, sponsor=403, attorney=303,
                                                other_attorney=404, staff=303, admin=303),
     ("uscis.mark_attended", "POST"): outcome(client=403, sponsor=403, attorney=303,
                                              other_attorney=404, staff=303, admin=303),
-    ("uscis.edit_appointment", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                                other_attorney=404, staff=303, admin=303),
-    ("uscis.remove_appointment", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                                  other_attorney=404, staff=303, admin=303),
-    ("uscis.record_rfe", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                          other_attorney=404, staff=303, admin=303),
-    ("uscis.answer_rfe", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                          other_attorney=404, staff=303, admin=303),
-    ("uscis.record_decision", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                               other_attorney=404, staff=303, admin=303),
-    ("uscis.record_parole", "POST"): outcome(client=403, sponsor=403, attorney=303,
-                                             other_attorney=404, staff=303, admin=303),
+    ("uscis.edit_appointment", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                                other_attorney=404, staff=200, admin=200),
+    ("uscis.remove_appointment", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                                  other_attorney=404, staff=200, admin=200),
+    ("uscis.record_rfe", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                          other_attorney=404, staff=200, admin=200),
+    ("uscis.answer_rfe", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                          other_attorney=404, staff=200, admin=200),
+    ("uscis.record_decision", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                               other_attorney=404, staff=200, admin=200),
+    ("uscis.record_parole", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                             other_attorney=404, staff=200, admin=200),
     ("uscis.request_expedite", "POST"): outcome(client=403, sponsor=403, attorney=303,
                                                 other_attorney=404, staff=303, admin=303),
     ("uscis.record_expedite_outcome", "POST"): outcome(client=403, sponsor=403, attorney=303,

@@ -362,7 +362,10 @@ def test_admin_purges_with_a_reason_and_the_object_is_deleted(app, client, login
     admin = make_user("admin")
     login_as(admin)
     purge = f"/cases/{people['case'].uuid}/versions/{version.uuid}/purge"
-    assert client.submit(purge, {"reason": ""}).status_code == 303
+    refused = client.submit(purge, {"reason": ""})  # the page again, the error by the reason
+    assert refused.status_code == 200
+    assert f'id="version-{version.uuid}-purge-reason-error"' in refused.text
+    assert "Please give the reason for purging." in refused.text
     assert stored_keys(app) == [version.storage_key]  # no reason, no purge
     client.submit(purge, {"reason": "Uploaded to the wrong case by mistake"})
     db.session.refresh(version)

@@ -210,9 +210,11 @@ def test_rejection_without_a_reason_changes_nothing(app, people, asked):
     client = browser(app, people["client"])
     upload(client, f"/cases/{case.uuid}/requests/{to_client.uuid}/uploads", [("a.pdf", [PDF])])
     attorney = browser(app, people["attorney"])
-    decide(attorney, case, to_client, "reject", "   ")
-    assert "Please say why the file is rejected" in " ".join(
-        flashes(attorney.get(f"/cases/{case.uuid}").text))
+    # The case page is shown again, the error beside the reason (tests/test_form_errors.py).
+    refused = decide(attorney, case, to_client, "reject", "   ")
+    assert refused.status_code == 200
+    assert f'id="request-{to_client.uuid}-decision-reason-error"' in refused.text
+    assert "Please say why the file is rejected" in refused.text
     db.session.expire_all()
     assert to_client.state is RequestState.SUBMITTED and to_client.rejection_reason is None
 

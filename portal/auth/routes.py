@@ -65,8 +65,9 @@ def login():
             start(user)
             return redirect(target)
         throttle.count_failed_password_check()
-        # One message for unknown email and wrong password alike.
-        flash(_("The email or password is not correct."), "error")
+        # One message for unknown email and wrong password alike, under the
+        # password (what a person retypes) and in the page's error summary.
+        form.password.errors.append(_("The email or password is not correct."))
     return render_template("auth/login.html", form=form)
 
 

@@ -5,17 +5,18 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, EmailField, FieldList, Form, FormField, IntegerField, RadioField, SelectField,
                      SelectMultipleField, StringField, TextAreaField)
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Optional
 from wtforms.widgets import HiddenInput
 
 from portal.auth.forms import email_field, language_choices
+from portal.forms_common import max_length
 from portal.models.case import CaseRole
 
 
 class InviteForm(FlaskForm):
     """Invite a client or sponsor to a case by email."""
 
-    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Full name"), validators=[DataRequired(), max_length(200)])
     email = email_field()
     case_role = SelectField(_l("Role in this case"), choices=[
         (CaseRole.CLIENT.value, _l("Client")), (CaseRole.SPONSOR.value, _l("Sponsor"))])
@@ -34,18 +35,18 @@ class StageForm(_CaseChangeForm):
     stage = SelectField(_l("Move the case to"), validators=[DataRequired()])
     client_text = TextAreaField(_l("Message to the client (optional)"),
                                 description=_l("Shown on the client's timeline under the new stage."),
-                                validators=[Length(max=4000)])
+                                validators=[max_length(4000)])
     internal_note = TextAreaField(_l("Internal note (optional, the firm only)"),
-                                  validators=[Length(max=4000)])
+                                  validators=[max_length(4000)])
 
 
 class CloseForm(_CaseChangeForm):
     """Close or reopen the case with a reason."""
 
     reason = TextAreaField(_l("Reason (the firm only)"),
-                           validators=[DataRequired(), Length(max=4000)])
+                           validators=[DataRequired(), max_length(4000)])
     client_text = TextAreaField(_l("Message to the client (optional)"),
-                                validators=[Length(max=4000)])
+                                validators=[max_length(4000)])
 
 
 class NoteForm(FlaskForm):
@@ -54,9 +55,9 @@ class NoteForm(FlaskForm):
     audience = RadioField(_l("Who reads it"), default="client", choices=[
         ("client", _l("The client (they are notified)")),
         ("firm", _l("The firm only"))])
-    client_text = TextAreaField(_l("What the client reads"), validators=[Length(max=4000)])
+    client_text = TextAreaField(_l("What the client reads"), validators=[max_length(4000)])
     internal_note = TextAreaField(_l("Internal note (the firm only)"),
-                                  validators=[Length(max=4000)])
+                                  validators=[max_length(4000)])
 
 
 # --- opening a case and editing its details ----------------------------------
@@ -67,10 +68,10 @@ class NoteForm(FlaskForm):
 class _CaseDetailsForm(FlaskForm):
     """What the firm says about a case."""
 
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)],
+    title = StringField(_l("Title"), validators=[DataRequired(), max_length(200)],
                         description=_l("The firm and the client see it; sponsors never do."))
     beneficiary_name = StringField(_l("Beneficiary's full name"),
-                                   validators=[DataRequired(), Length(max=200)])
+                                   validators=[DataRequired(), max_length(200)])
     beneficiary_country = SelectField(_l("Beneficiary's country"), validators=[DataRequired()],
                                       validate_choice=False)
     # Labelled in the template by the flags' one label map (``flag_label``).
@@ -83,9 +84,9 @@ class PersonRowForm(Form):
     """A sponsor to invite; a row left empty is ignored (no CSRF of its
     own: the enclosing form carries it)."""
 
-    name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
+    name = StringField(_l("Full name"), validators=[Optional(), max_length(200)])
     email = EmailField(_l("Email"), validators=[
-        Optional(), Length(max=254),
+        Optional(), max_length(254),
         Email(check_deliverability=False, message=_l("Enter a valid email address."))])
     language = SelectField(_l("Language of the invitation email"), choices=language_choices)
 
@@ -99,7 +100,7 @@ class OpenCaseForm(_CaseDetailsForm):
     case_type = SelectField(_l("Type of case"), validators=[DataRequired()],
                             validate_choice=False)
     client_name = StringField(_l("Client's full name"),
-                              validators=[DataRequired(), Length(max=200)])
+                              validators=[DataRequired(), max_length(200)])
     client_email = email_field(_l("Client's email"))
     client_language = SelectField(_l("Language of the invitation email"),
                                   choices=language_choices)
@@ -116,7 +117,7 @@ class EditCaseForm(_CaseChangeForm, _CaseDetailsForm):
 
     keep_previous = BooleanField(_l("Keep the attorney before on the case team"))
     handover_reason = StringField(
-        _l("Why the case changes attorney"), validators=[Length(max=500)],
+        _l("Why the case changes attorney"), validators=[max_length(500)],
         description=_l("Needed only when you choose another attorney. Kept in the audit trail."))
 
 
@@ -127,12 +128,12 @@ class TeamAddForm(FlaskForm):
 
     person = SelectField(_l("Add to the case team"), validators=[DataRequired()],
                          validate_choice=False)
-    reason = StringField(_l("Why"), validators=[DataRequired(), Length(max=500)],
+    reason = StringField(_l("Why"), validators=[DataRequired(), max_length(500)],
                          description=_l("Kept in the audit trail."))
 
 
 class TeamRemoveForm(FlaskForm):
     """Take someone off the case team, saying why."""
 
-    reason = StringField(_l("Why"), validators=[DataRequired(), Length(max=500)],
+    reason = StringField(_l("Why"), validators=[DataRequired(), max_length(500)],
                          description=_l("Kept in the audit trail."))

@@ -46,7 +46,12 @@ def people(case: Case, user: User, page: Mapping) -> dict:
         team_form.person.choices = [("", _("Choose…"))] + [
             (str(person.uuid), person.name) for person in team.candidates(case)]
         found.update(distinct_ids("case", {"team_form": team_form}))
-        found.update(team=team.team(case), remove_form=TeamRemoveForm(formdata=None),
+        members = team.team(case)
+        # One removal form per member (the assigned attorney is handed over instead).
+        remove_forms = {m.user.uuid: distinct_ids(f"team-{m.user.uuid}", {
+            "remove": TeamRemoveForm(formdata=None)})["remove"]
+            for m in members if m.user_id != case.assigned_attorney_id}
+        found.update(team=members, remove_forms=remove_forms,
                      pending_invitations=invitations.pending_invitations(case), now=utcnow())
     return found
 

@@ -1,7 +1,7 @@
 """Dashboards and the case page."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -18,6 +18,7 @@ from portal.cases.invitations import InviteOutcome, invite_to_case
 from portal.cases.permissions import (can_manage_case, can_open_case, can_see_case_story,
                                       case_role, get_case_or_404, get_invitation_or_404)
 from portal.errors import ServiceError
+from portal.forms_common import failed_form
 from portal.i18n import today_for
 from portal.models import Role
 from portal.models.case import CaseRole, UrgencyFlag
@@ -54,14 +55,24 @@ def show_case(case_uuid: str):
     """One case, as the sections every feature offers (``sections``), in
     the reader's order: for the firm a page to jump about in; for a client or
     sponsor what they must do first."""
-    case = get_case_or_404(case_uuid, current_user)
+    return render_case(get_case_or_404(case_uuid, current_user))
+
+
+def render_case(case):
+    """The case page of ``case`` for the signed-in user; also shown again,
+    by the route a form of it posts to, when that form has errors
+    (``changes.show_again``)."""
     role = case_role(current_user, case)
     facts = {"case": case, "case_type": get_case_type(case.case_type),
              "can_manage": can_manage_case(current_user, case),
              "show_story": can_see_case_story(current_user, case),
              "case_role": role.value if role else "", "today": today_for(current_user)}
     shown, context = sections.page_sections(case, current_user, facts)
-    return render_template("cases/case.html", sections=shown, **context)
+    # The language switch of a page shown again from a POST-only route comes back here.
+    g.page_path = url_for("cases.show_case", case_uuid=case.uuid)
+    return render_template("cases/case.html", sections=shown,
+                           failed_form=failed_form(),  # once every form is made
+                           **context)
 
 
 def _managed_case(case_uuid: str):
@@ -81,7 +92,7 @@ def move_stage(case_uuid: str):
     form.stage.validate_choice = False  # the service refuses a stage of another type
     return apply_change(case, form, lambda: stages.move_stage(
         current_user, case, form.stage.data, form.version.data,
-        form.client_text.data, form.internal_note.data))
+        form.client_text.data, form.internal_note.data), key="case-stage_form")
 
 
 @bp.route("/cases/<case_uuid>/close", methods=["POST"])
@@ -91,7 +102,8 @@ def close_case(case_uuid: str):
     form = CloseForm()
     action = stages.reopen_case if case.closed_on else stages.close_case
     return apply_change(case, form, lambda: action(current_user, case, form.version.data,
-                                             form.reason.data, form.client_text.data))
+                                             form.reason.data, form.client_text.data),
+                        key="case-close_form")
 
 
 @bp.route("/cases/<case_uuid>/events", methods=["POST"])
@@ -102,7 +114,8 @@ def add_note(case_uuid: str):
     for_client = form.audience.data == "client"
     return apply_change(case, form, lambda: stages.add_note(
         current_user, case, form.client_text.data, form.internal_note.data, for_client),
-        done=None if for_client else _l("Saved. Only the firm sees this note."))
+        done=None if for_client else _l("Saved. Only the firm sees this note."),
+        key="case-note_form")
 
 
 @bp.route("/cases/<case_uuid>/invite", methods=["GET", "POST"])
@@ -286,7 +299,7 @@ def add_team_member(case_uuid: str):
         return team.add_member(current_user, case, form.person.data, form.reason.data)
 
     return apply_change(case, form, change, anchor="team-heading",
-                        done=_("The case team was changed."))
+                        done=_("The case team was changed."), key="case-team_form")
 
 
 @bp.route("/cases/<case_uuid>/team/<uuid:user_uuid>/remove", methods=["POST"])
@@ -296,7 +309,7 @@ def remove_team_member(case_uuid: str, user_uuid):
     form = TeamRemoveForm()
     response = apply_change(case, form, lambda: team.remove_member(
         current_user, case, user_uuid, form.reason.data), anchor="team-heading",
-        done=_("The case team was changed."))
+        done=_("The case team was changed."), key=f"team-{user_uuid}-remove")
     if not can_manage_case(current_user, case):  # they took themselves off
         return _handed_over(case, _("You are no longer on the team of case %(reference)s.",
                                     reference=case.reference))

@@ -2,7 +2,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Length
+from wtforms.validators import AnyOf, DataRequired
+
+from portal.forms_common import max_length
 
 
 class WithdrawForm(FlaskForm):
@@ -14,4 +16,5 @@ class WithdrawForm(FlaskForm):
 class PurgeForm(FlaskForm):
     """Admins: delete a stored file for good, saying why."""
 
-    reason = TextAreaField(_l("Reason for purging"), validators=[DataRequired(), Length(max=1000)])
+    reason = TextAreaField(_l("Reason for purging"), validators=[
+        DataRequired(message=_l("Please give the reason for purging.")), max_length(1000)])

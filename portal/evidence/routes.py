@@ -5,7 +5,8 @@ import uuid
 from typing import Iterator
 
 from babel.lists import format_list
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, abort, flash, g, redirect, render_template, request,
+                   url_for)
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,6 +21,7 @@ from portal.evidence.forms import PurgeForm, WithdrawForm
 from portal.evidence.uploader import resumable_uploads
 from portal.extensions import csrf
 from portal.cases import sections
+from portal.forms_common import distinct_ids, failed_form, keep_failed
 from portal.cases.permissions import get_case_or_404
 from portal.cases.sections import Section
 from portal.evidence.permissions import (can_purge, can_withdraw, get_document_or_404,
@@ -63,11 +65,23 @@ def list_documents(case_uuid: str):
 def show_document(case_uuid: str, document_uuid: str):
     """A document's versions, with replace, withdraw and (admins) purge."""
     case = get_case_or_404(case_uuid, current_user)
-    document = get_document_or_404(case, document_uuid, current_user)
+    return _document_page(case, get_document_or_404(case, document_uuid, current_user))
+
+
+def _document_page(case, document):
+    """The page of ``document``; also shown again by the purge route when
+    its form has errors (``keep_failed``), the errors beside the reason."""
+    versions = visible_versions(current_user, case, document)
+    purging = can_purge(current_user)
+    # One purge form per version, each with ids of its own.
+    purge_forms = {v.uuid: distinct_ids(f"version-{v.uuid}", {
+        "purge": PurgeForm(formdata=None)})["purge"] for v in versions} if purging else {}
+    # The language switch of the page shown again from the purge route comes back here.
+    g.page_path = url_for("evidence.show_document", case_uuid=case.uuid,
+                          document_uuid=document.uuid)
     page = render_template("evidence/document.html", case=case, document=document,
-                           versions=visible_versions(current_user, case, document),
-                           can_withdraw=can_withdraw, can_purge=can_purge(current_user),
-                           withdraw_form=WithdrawForm(), purge_form=PurgeForm(),
+                           versions=versions, can_withdraw=can_withdraw, can_purge=purging,
+                           purge_forms=purge_forms, failed_form=failed_form(),
                            **upload_form_context(case))
     # Recorded once the page is made: the commit would expire what it reads.
     downloads.record_view(current_user, case, document)
@@ -230,16 +244,16 @@ def purge_version(case_uuid: str, version_uuid: str):
     if not can_purge(current_user):
         abort(403)
     form = PurgeForm()
-    if form.validate_on_submit():
-        try:
-            removed = services.purge(current_user, case, version, form.reason.data)
-        except ServiceError as error:
-            flash(error.message, "error")
-        else:
-            flash(_("The file was purged.") if removed else
-                  _("The file was marked as purged; the document store will delete it at the "
-                    "next reconcile."), "success")
+    if not form.validate_on_submit():
+        keep_failed(f"version-{version.uuid}-purge", form)
+        return _document_page(case, version.document)
+    try:
+        removed = services.purge(current_user, case, version, form.reason.data)
+    except ServiceError as error:
+        flash(error.message, "error")
     else:
-        flash(_("Please give the reason for purging."), "error")
+        flash(_("The file was purged.") if removed else
+              _("The file was marked as purged; the document store will delete it at the "
+                "next reconcile."), "success")
     return redirect(url_for("evidence.show_document", case_uuid=case.uuid,
                             document_uuid=version.document.uuid), code=303)

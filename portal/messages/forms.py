@@ -4,9 +4,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
-from portal.messages.services import MAX_BODY, MAX_BODY_SHOWN
+from portal.forms_common import max_length
+from portal.messages.services import MAX_BODY
 
 
 class MessageForm(FlaskForm):
@@ -15,7 +16,9 @@ class MessageForm(FlaskForm):
 
     body = TextAreaField(_l("Your message"), validators=[
         DataRequired(message=_l("Write a message first.")),
-        Length(max=MAX_BODY, message=_l("A message may have at most %(max)s characters; attach a "
-                                        "longer text as a document.", max=MAX_BODY_SHOWN))])
+        # The service's limit, said with the count typed (the service says it without).
+        max_length(MAX_BODY, message=_l("A message may have at most %(max)s characters (you "
+                                        "typed %(count)s); attach a longer text as a "
+                                        "document."))])
     internal = BooleanField(_l("Internal note: the firm only, never the client or a sponsor"))
-    client_key = HiddenField(validators=[DataRequired(), Length(max=64)])
+    client_key = HiddenField(validators=[DataRequired(), max_length(64)])

@@ -89,12 +89,6 @@ def _page(thread, form: MessageForm):
                            **upload_form_context(thread.case))
 
 
-def _flash_errors(form: MessageForm) -> None:
-    for errors in form.errors.values():
-        for error in errors:
-            flash(error, "error")
-
-
 def _show(thread):
     """The thread page: post a message (and its files) from its form, or show
     it and mark it read. A form with files is read as a stream: the message
@@ -121,9 +115,8 @@ def _show(thread):
         else:
             return report_upload(report, files_required=False) or \
                 redirect(_thread_url(thread) + "#latest", code=303)
-    if form.is_submitted():
-        _flash_errors(form)
-    else:
+    # A form with errors is shown again, each error beside its field and in the summary.
+    if not form.is_submitted():
         services.mark_read(current_user, thread)
     return _page(thread, form)
 

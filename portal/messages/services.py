@@ -106,7 +106,8 @@ def post(actor: User, thread: MessageThread, body: str | None, client_key: str,
         raise ServiceError(_l("You do not have permission to do that."))
     if not text:
         raise ServiceError(_l("Write a message first."))
-    if len(text) > MAX_BODY:
+    # Counted as the form counts (forms_common.MaxLength): a line break is one character.
+    if len(text.replace("\r\n", "\n")) > MAX_BODY:
         raise ServiceError(_l("A message may have at most %(max)s characters; attach a longer "
                               "text as a document.", max=MAX_BODY_SHOWN))
     if thread.case.closed_on is not None:

@@ -16,6 +16,7 @@ from portal.case_types import get_case_type
 from portal.cases import sections
 from portal.cases.permissions import get_case_or_404
 from portal.cases.sections import CaseFacts, Section
+from portal.cases.changes import distinct_ids, show_again
 from portal.errors import ServiceError
 from portal.evidence.permissions import can_see_version
 from portal.evidence.routes import receive_upload, upload_form_context
@@ -49,11 +50,16 @@ def review_section(case: Case, user: User, page: Mapping) -> dict | None:
         return None
     form = RequestForm(formdata=None)
     form.addressee.choices = _addressees(case)
+    requests = visible_requests(user, case, with_files=True)
+    # The reason of a rejection, for each request with a file to decide on.
+    decisions = {r.uuid: distinct_ids(f"request-{r.uuid}", {
+        "decision": DecisionForm(formdata=None)})["decision"]
+        for r in requests if r.state is RequestState.SUBMITTED}
     return {"request_labels": services.STATE_LABELS,
             "is_overdue": lambda r: services.is_overdue(r, user),
-            "review_requests": visible_requests(user, case, with_files=True),
-            "request_form": form, "decision_form": DecisionForm(formdata=None),
-            "completeness": services.completeness(case)}
+            "review_requests": requests,
+            "request_form": distinct_ids("request", {"new": form})["new"],
+            "decision_forms": decisions, "completeness": services.completeness(case)}
 
 
 def _most_pressing(user: User):
@@ -111,9 +117,7 @@ def create_request(case_uuid: str):
     form = RequestForm()
     form.addressee.choices = _addressees(case)
     if not form.validate_on_submit():
-        flash(_("The request was not sent: please give it a title and choose who must "
-                "provide it."), "error")
-        return _back(case)
+        return show_again(case, "request-new", form)
     addressee = _addressee(case, form.addressee.data)
     try:
         services.create_request(current_user, case, addressee=addressee,
@@ -150,22 +154,23 @@ def _proposed_rows(form: ChecklistForm, case: Case) -> dict[int, str]:
     return notes
 
 
-def _rows_to_send(form: ChecklistForm, case: Case) -> tuple[list[int], list, dict[int, str]]:
-    """The ticked rows with a title, as requests to send; rows naming
-    nobody on the case come back as errors by row index."""
-    positions, items, errors = [], [], {}
+def _rows_to_send(form: ChecklistForm, case: Case) -> tuple[list[int], list, bool]:
+    """The ticked rows with a title, as requests to send, and whether a row
+    names nobody on the case (its error is put beside its "who" field)."""
+    positions, items, invalid = [], [], False
     for index, row in enumerate(form.rows):
         if not (row.include.data and (row.title.data or "").strip()):
             continue
         addressee = _addressee(case, row.addressee.data or "")
         if addressee is None:
-            errors[index] = _("Please choose who must provide it.")
+            row.addressee.errors.append(_("Please choose who must provide it."))
+            invalid = True
             continue
         positions.append(index)
         items.append(services.NewRequest(addressee, row.title.data, row.instructions.data or "",
                                          row.due_on.data or form.due_on_all.data,
                                          row.required.data))
-    return positions, items, errors
+    return positions, items, invalid
 
 
 @bp.route("/cases/<case_uuid>/requests/checklist", methods=["GET", "POST"])
@@ -183,10 +188,9 @@ def send_checklist(case_uuid: str):
     choices = [("", _("Choose…"))] + _addressees(case)
     for row in form.rows:
         row.addressee.choices = choices
-    row_errors: dict[int, str] = {}
     if form.validate_on_submit():
-        positions, items, row_errors = _rows_to_send(form, case)
-        if not row_errors:
+        positions, items, invalid = _rows_to_send(form, case)
+        if not invalid:
             # Offered when the page was loaded (its version came with it): if the
             # case moved meanwhile, the service refuses the stale form.
             move_to = (_second_step(case).key
@@ -195,7 +199,8 @@ def send_checklist(case_uuid: str):
                 sent = services.send_requests(current_user, case, items, move_to,
                                               form.version.data)
             except services.InvalidItem as error:
-                row_errors[positions[error.item]] = error.message
+                # The service's word on a whole row: under its legend, in the summary.
+                form.rows[positions[error.item]].form.form_errors.append(error.message)
             except ServiceError as error:
                 flash(error.message, "error")
             else:
@@ -205,11 +210,8 @@ def send_checklist(case_uuid: str):
                     flash(_("The case moved to “%(stage)s”.", stage=_second_step(case).title),
                           "success")
                 return _back(case)
-    elif request.method == "POST":
-        flash(_("The checklist was not sent: please check the dates and try again."), "error")
-    return render_template("requests/checklist.html", case=case, form=form,
-                           row_errors=row_errors, notes=notes, next_step=next_step,
-                           case_type=get_case_type(case.case_type))
+    return render_template("requests/checklist.html", case=case, form=form, notes=notes,
+                           next_step=next_step, case_type=get_case_type(case.case_type))
 
 
 def _second_step(case: Case):
@@ -281,8 +283,8 @@ def decide_request(case_uuid: str, request_uuid: str):
         abort(403)
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash(_("Please choose what to do with this request."), "error")
-        return _back(case)
+        # Shown again with the reason's error beside it (missing, or too long).
+        return show_again(case, f"request-{document_request.uuid}-decision", form)
     try:
         services.decide(current_user, case, document_request, form.decision.data,
                         form.reason.data or "", form.seen.data)

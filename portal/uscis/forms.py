@@ -6,9 +6,10 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, IntegerField, RadioField, SelectField,
                      StringField, TextAreaField, TimeField)
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Optional
 from wtforms.widgets import HiddenInput
 
+from portal.forms_common import max_length
 from portal.models import Decision
 from portal.models.case import UrgencyFlag
 from portal.uscis.labels import (APPOINTMENT_KINDS, DEADLINE_LABELS, DECISION_LABELS,
@@ -22,9 +23,9 @@ class _EventForm(FlaskForm):
     """What every USCIS entry may carry: words for the client, a note for the firm."""
 
     client_text = TextAreaField(_l("Message to the client (optional)"),
-                                validators=[Length(max=4000)])
+                                validators=[max_length(4000)])
     internal_note = TextAreaField(_l("Internal note (optional, the firm only)"),
-                                  validators=[Length(max=4000)])
+                                  validators=[max_length(4000)])
 
 
 class _VersionedForm(_EventForm):
@@ -34,7 +35,7 @@ class _VersionedForm(_EventForm):
 class ReceiptForm(_VersionedForm):
     """Record or replace the receipt number."""
 
-    receipt_number = StringField(_l("Receipt number"), validators=[Length(max=40)],
+    receipt_number = StringField(_l("Receipt number"), validators=[max_length(40)],
                                  description=_l("Three letters and ten digits, as on the "
                                                 "receipt notice, e.g. IOE0912345678."))
 
@@ -55,7 +56,7 @@ class AppointmentForm(_EventForm):
                        choices=[(k.value, DEADLINE_LABELS[k]) for k in APPOINTMENT_KINDS])
     day = DateField(_l("Date"), validators=_DATE)
     at = TimeField(_l("Time (your time zone)"), validators=[Optional()])
-    place = StringField(_l("Place (optional)"), validators=[Length(max=200)])
+    place = StringField(_l("Place (optional)"), validators=[max_length(200)])
 
 
 class EditAppointmentForm(AppointmentForm, _VersionedForm):
@@ -113,9 +114,9 @@ class ExpediteForm(FlaskForm):
     ground = SelectField(_l("Ground"), validate_choice=False,
                          choices=[(f.value, f.value) for f in UrgencyFlag])
     note = TextAreaField(_l("Internal note (optional, the firm only)"),
-                         validators=[Length(max=4000)])
+                         validators=[max_length(4000)])
     client_text = TextAreaField(_l("Message to the client (optional)"),
-                                validators=[Length(max=4000)])
+                                validators=[max_length(4000)])
 
 
 class ExpediteOutcomeForm(_EventForm):

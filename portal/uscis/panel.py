@@ -20,7 +20,7 @@ from portal.case_types import get_case_type
 from portal.extensions import db
 from portal.models import Case, CaseDeadline, Decision, ExpediteRequest, TimelineEvent, User
 from portal.models.case import UrgencyFlag
-from portal.cases.changes import distinct_ids
+from portal.forms_common import distinct_ids
 from portal.i18n import local_now
 from portal.uscis import appointments, expedite, forms, rfe
 from portal.uscis.decision import PAROLED, reparole_file_by
@@ -62,8 +62,11 @@ class Panel:
     parole: ParolePeriod | None
     expedites: list[ExpediteRequest] | None = None  # the firm only
     forms: dict = field(default_factory=dict)  # the firm only, on an open case
-    # Per appointment not attended (by UUID): its "edit" and "remove" forms, as ``forms``.
+    # Per appointment not attended (by UUID): its "attended" form, and for one
+    # with a time its "edit" and "remove" forms, as ``forms``.
     appointment_forms: dict = field(default_factory=dict)
+    # Per pending expedite request (by UUID): the form of USCIS's answer.
+    expedite_forms: dict = field(default_factory=dict)
     today: date | None = None
     labels: dict = field(default_factory=lambda: {
         "deadline": DEADLINE_LABELS, "decision": DECISION_LABELS, "expedite": EXPEDITE_LABELS,
@@ -115,26 +118,33 @@ def _on_your_clock(form) -> None:
     form.at.description = _("Your time zone: %(zone)s.", zone=appointments.zone_name())
 
 
-def _appointment_forms(user: User, case: Case, listed: list[CaseDeadline]) -> dict:
-    """The edit and remove forms of each listed appointment not attended,
-    the edit form filled in with its kind, place, and day and time on
-    ``user``'s clock."""
+def _appointment_forms(user: User, case: Case, listed: list[CaseDeadline], today: date) -> dict:
+    """The forms of each listed appointment not attended: "attended", and
+    for one with a time "edit" (filled in with its kind, place, and day and
+    time on ``user``'s clock) and "remove"."""
     zone = local_now(user).tzinfo
     found = {}
     for appointment in listed:
-        if appointment.met_on is not None or appointment.starts_at is None:
+        if appointment.met_on is not None:
             continue
-        local = appointment.starts_at.astimezone(zone)
-        edit = forms.EditAppointmentForm(
-            formdata=None, version=case.version, kind=appointment.kind.value,
-            day=local.date(), at=local.time().replace(second=0, microsecond=0),
-            place=appointment.place)
-        _on_your_clock(edit)
-        found[appointment.uuid] = distinct_ids(f"uscis-{appointment.uuid}", {
-            "edit": edit,
-            "remove": forms.RemoveAppointmentForm(formdata=None, version=case.version),
-        })
+        own = {"attended": forms.AttendedForm(formdata=None, on=today)}
+        if appointment.starts_at is not None:
+            local = appointment.starts_at.astimezone(zone)
+            own["edit"] = forms.EditAppointmentForm(
+                formdata=None, version=case.version, kind=appointment.kind.value,
+                day=local.date(), at=local.time().replace(second=0, microsecond=0),
+                place=appointment.place)
+            _on_your_clock(own["edit"])
+            own["remove"] = forms.RemoveAppointmentForm(formdata=None, version=case.version)
+        found[appointment.uuid] = distinct_ids(f"uscis-{appointment.uuid}", own)
     return found
+
+
+def _expedite_forms(listed: list[ExpediteRequest], today: date) -> dict:
+    """The form of USCIS's answer to each pending expedite request."""
+    return {e.uuid: distinct_ids(f"expedite-{e.uuid}", {
+        "outcome": forms.ExpediteOutcomeForm(formdata=None, outcome_on=today)})["outcome"]
+        for e in listed if e.outcome.value == "pending"}
 
 
 def _forms(case: Case, today: date) -> dict:
@@ -183,5 +193,6 @@ def uscis_section(case: Case, user: User, page: Mapping) -> dict | None:
         panel.expedites = expedite.expedite_requests(case)
     if page["can_manage"] and case.closed_on is None:
         panel.forms = _forms(case, today)
-        panel.appointment_forms = _appointment_forms(user, case, panel.appointments)
+        panel.appointment_forms = _appointment_forms(user, case, panel.appointments, today)
+        panel.expedite_forms = _expedite_forms(panel.expedites or [], today)
     return {"uscis": panel}

@@ -33,8 +33,9 @@ def _tracked_case(case_uuid: str) -> Case:
     return case
 
 
-def _apply(case: Case, form, change, done=None, then=None):
-    return apply_change(case, form, change, done, then, anchor="uscis-heading")
+def _apply(case: Case, form, change, done=None, then=None, *, key: str):
+    """``apply_change`` for a form of the panel named ``key`` (``uscis/panel.py``)."""
+    return apply_change(case, form, change, done, then, anchor="uscis-heading", key=key)
 
 
 def _texts(form) -> dict:
@@ -54,7 +55,7 @@ def record_receipt(case_uuid: str):
                     prefix=recorded.number[:3]), "warning")
     return _apply(case, form, lambda: status.record_receipt(
         current_user, case, form.receipt_number.data, form.version.data, **_texts(form)),
-        then=warn)
+        then=warn, key="uscis-receipt")
 
 
 @bp.route("/cases/<case_uuid>/uscis/status", methods=["POST"])
@@ -64,7 +65,7 @@ def record_status(case_uuid: str):
     form = forms.StatusForm()
     return _apply(case, form, lambda: status.record_status(
         current_user, case, form.status.data, form.on.data, form.move.data, form.version.data,
-        **_texts(form)))
+        **_texts(form)), key="uscis-status")
 
 
 @bp.route("/cases/<case_uuid>/uscis/appointments", methods=["POST"])
@@ -74,7 +75,7 @@ def add_appointment(case_uuid: str):
     form = forms.AppointmentForm()
     return _apply(case, form, lambda: appointments.add_appointment(
         current_user, case, form.kind.data, form.day.data, form.at.data, form.place.data or "",
-        **_texts(form)))
+        **_texts(form)), key="uscis-appointment")
 
 
 @bp.route("/cases/<case_uuid>/uscis/appointments/<deadline_uuid>/attended", methods=["POST"])
@@ -85,7 +86,8 @@ def mark_attended(case_uuid: str, deadline_uuid: str):
     form = forms.AttendedForm()
     return _apply(case, form, lambda: appointments.mark_attended(
         current_user, case, appointment, form.on.data, **_texts(form)),
-        done=_("Saved. Only the firm sees this unless you wrote to the client."))
+        done=_("Saved. Only the firm sees this unless you wrote to the client."),
+        key=f"uscis-{appointment.uuid}-attended")
 
 
 def _who_was_told(event) -> None:
@@ -105,7 +107,8 @@ def edit_appointment(case_uuid: str, deadline_uuid: str):
     return _apply(case, form, lambda: appointments.edit_appointment(
         current_user, case, appointment, form.version.data, form.kind.data, form.day.data,
         form.at.data, form.place.data or "", **_texts(form)),
-        done=_("The appointment was changed."), then=_who_was_told)
+        done=_("The appointment was changed."), then=_who_was_told,
+        key=f"uscis-{appointment.uuid}-edit")
 
 
 @bp.route("/cases/<case_uuid>/uscis/appointments/<deadline_uuid>/remove", methods=["POST"])
@@ -116,7 +119,8 @@ def remove_appointment(case_uuid: str, deadline_uuid: str):
     form = forms.RemoveAppointmentForm()
     return _apply(case, form, lambda: appointments.remove_appointment(
         current_user, case, appointment, form.version.data, **_texts(form)),
-        done=_("The appointment was removed."), then=_who_was_told)
+        done=_("The appointment was removed."), then=_who_was_told,
+        key=f"uscis-{appointment.uuid}-remove")
 
 
 @bp.route("/cases/<case_uuid>/uscis/rfe", methods=["POST"])
@@ -126,7 +130,7 @@ def record_rfe(case_uuid: str):
     form = forms.RfeForm()
     return _apply(case, form, lambda: rfe.record_rfe(
         current_user, case, form.received_on.data, form.respond_by.data, form.version.data,
-        **_texts(form)))
+        **_texts(form)), key="uscis-rfe")
 
 
 @bp.route("/cases/<case_uuid>/uscis/rfe/<deadline_uuid>/answered", methods=["POST"])
@@ -136,7 +140,8 @@ def answer_rfe(case_uuid: str, deadline_uuid: str):
     deadline = get_deadline_or_404(case, deadline_uuid, current_user)
     form = forms.RfeAnsweredForm()
     return _apply(case, form, lambda: rfe.answer_rfe(
-        current_user, case, deadline, form.sent_on.data, form.version.data, **_texts(form)))
+        current_user, case, deadline, form.sent_on.data, form.version.data, **_texts(form)),
+        key="uscis-rfe_answered")
 
 
 @bp.route("/cases/<case_uuid>/uscis/decision", methods=["POST"])
@@ -146,7 +151,7 @@ def record_decision(case_uuid: str):
     form = forms.DecisionForm()
     return _apply(case, form, lambda: decision.record_decision(
         current_user, case, form.decision.data or "", form.decided_on.data, form.version.data,
-        **_texts(form)))
+        **_texts(form)), key="uscis-decision")
 
 
 @bp.route("/cases/<case_uuid>/uscis/parole", methods=["POST"])
@@ -156,7 +161,7 @@ def record_parole(case_uuid: str):
     form = forms.ParoleForm()
     return _apply(case, form, lambda: decision.record_parole(
         current_user, case, form.entry_on.data, form.ends_on.data, form.version.data,
-        **_texts(form)))
+        **_texts(form)), key="uscis-parole")
 
 
 @bp.route("/cases/<case_uuid>/uscis/expedite", methods=["POST"])
@@ -166,7 +171,7 @@ def request_expedite(case_uuid: str):
     form = forms.ExpediteForm()
     return _apply(case, form, lambda: expedite.request_expedite(
         current_user, case, form.requested_on.data, form.ground.data or "", form.note.data or "",
-        form.client_text.data or ""))
+        form.client_text.data or ""), key="uscis-expedite")
 
 
 @bp.route("/cases/<case_uuid>/uscis/expedite/<expedite_uuid>/outcome", methods=["POST"])
@@ -177,4 +182,4 @@ def record_expedite_outcome(case_uuid: str, expedite_uuid: str):
     form = forms.ExpediteOutcomeForm()
     return _apply(case, form, lambda: expedite.record_outcome(
         current_user, case, request, form.outcome.data or "", form.outcome_on.data,
-        **_texts(form)))
+        **_texts(form)), key=f"expedite-{request.uuid}-outcome")

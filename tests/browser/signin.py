@@ -1,5 +1,6 @@
 """Signing a person in in a browser page as they would: email and password,
 then, for someone with an authenticator app, the code the app shows now.
+Each page on the way is checked with axe-core (``check_accessibility``).
 
 The firm's people must have a second factor in production, so the accounts
 the browser tests make for them get an authenticator app whose secret the
@@ -18,6 +19,7 @@ import pyotp
 from portal.auth import totp
 from portal.models import User
 from portal.models.types import utcnow
+from tests.browser.accessibility import check_accessibility
 
 # The sign-in form's labels (email, password, button) in each browser language.
 SIGN_IN = {"es": ("Correo electrónico", "Contraseña", "Iniciar sesión"),
@@ -78,6 +80,7 @@ def enter_password(page, base: str, email: str, password: str,
     """The first step: email and password on the sign-in form."""
     email_label, password_label, button = labels
     page.goto(f"{base}/login")
+    check_accessibility(page)
     page.get_by_label(email_label).fill(email)
     page.get_by_label(password_label).fill(password)
     page.get_by_role("button", name=button, exact=True).click()
@@ -87,6 +90,7 @@ def enter_code(page, base: str, app: Authenticator) -> None:
     """The code step of sign-in: type the app's current code and continue
     (found by the field's one-time-code autocomplete, in any language)."""
     page.wait_for_url(f"{base}/login/verify")
+    check_accessibility(page)
     form = page.locator("form", has=page.locator("input[autocomplete=one-time-code]"))
     form.locator("input[autocomplete=one-time-code]").fill(app.code())
     form.locator("button[type=submit]").click()
@@ -101,3 +105,4 @@ def sign_in(page, base: str, email: str, password: str,
     if app is not None:
         enter_code(page, base, app)
     page.wait_for_url(f"{base}{lands_on}")
+    check_accessibility(page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from tests.browser.accessibility import check_accessibility
 from tests.browser.servers import Portal
 from tests.browser.uploading import upload
 
@@ -39,6 +40,7 @@ def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     for width, size in VIEWPORTS.items():
         page.set_viewport_size(size)
+        check_accessibility(page)  # at each width: the layouts differ
         page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
     page.set_viewport_size(VIEWPORTS["desktop"])
 

@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.models import Case, DocumentRequest, DocumentVersion, RequestState, User
 from portal.requests import services
 from tests.browser import production
+from tests.browser.accessibility import check_accessibility
 from tests.browser.servers import Portal
 from tests.browser.signin import SIGN_IN, sign_in
 from tests.uploads import PDF
@@ -78,6 +79,7 @@ def _screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     for width, size in VIEWPORTS.items():
         page.set_viewport_size(size)
+        check_accessibility(page)  # at each width: the layouts differ
         page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
     page.set_viewport_size(VIEWPORTS["phone"])
 

@@ -27,6 +27,7 @@ from portal.auth.services import create_user
 from portal.extensions import db
 from portal.models import AuditEvent, Passkey, RecoveryCode, Role, User
 from tests.browser import production
+from tests.browser.accessibility import check_accessibility
 from tests.browser.servers import Portal
 from tests.browser.signin import SIGN_IN, enter_code, enter_password, remember_app, sign_in
 
@@ -80,6 +81,7 @@ def _screenshot(page, name: str) -> None:
         if width == "phone":
             widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             assert widths[0] <= widths[1], f"{name}: {widths[0]} px wide on a {widths[1]} px phone"
+        check_accessibility(page)  # at each width: the layouts differ
         page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
     page.set_viewport_size(before)
 
