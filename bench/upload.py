@@ -4,9 +4,11 @@ Run:  make bench
   or  .venv/bin/python bench/upload.py [--sizes 256,1024] [--slow-mb 40]
 
 Everything runs on loopback in a temporary directory, removed at the end:
-SeaweedFS (bucket "portal-bench"), SQLite, one client in one case, and gunicorn
-(gthread, 1 worker, 8 threads, --timeout 30) serving wsgi:app. The test file
-is "%PDF-1.7\\n" followed by a random 1 MiB block repeated.
+SeaweedFS (bucket "portal-bench"), SQLite, one client in one case, gunicorn
+(gthread, 1 worker, 8 threads, --timeout 30) serving wsgi:app, and a job
+consumer (huey_consumer portal.worker.huey -w 2 -k thread, default polling)
+sharing its environment, hence its SQLite job queue file. The test file is
+"%PDF-1.7\\n" followed by a random 1 MiB block repeated.
 
 Portal and direct take turns three times per size and their medians are
 compared: one run each swings by +-20% on this machine, and the first read
@@ -20,6 +22,18 @@ upload    POST /cases/<uuid>/documents (body streamed in 1 MiB chunks) until the
           (VmHWM after minus VmRSS before, reset via /proc/PID/clear_refs) < 64 MiB.
 download  streamed GET .../download against a streamed boto3 get_object.
           Targets: portal/direct >= 0.5; worker peak growth < 64 MiB.
+resumable tus 1.0 upload in PATCHes of the default TUS_CHUNK_BYTES (2 MiB), from
+          the POST /uploads until GET /uploads/<uuid> (polled every 50 ms) says
+          "saved", so the queue wait and the assembly job are included, against
+          the form upload of the same size taken in the same turns. Also shown:
+          how much came after the last PATCH ("saving s") and the job's own
+          time from the consumer's log ("job s"); the rest of "saving s" is the
+          queue wait (the SQLite queue is polled, huey backing off to 10 s when
+          idle; a Redis queue, as in production, blocks instead). Each stored
+          file is then downloaded and must have the right length.
+          Targets: tus/form MB/s >= 0.5 (the tus upload takes at most twice the
+          form's time); peak growth < 64 MiB for the worker over the whole tus
+          upload ("peak +MiB") and for the consumer ("job +MiB").
 slow      two concurrent uploads throttled to ~1 MB/s, each outlasting the 30 s
           worker timeout, while GET / is timed every 0.25 s.
           Target: median page latency < 100 ms; both uploads must be stored.
@@ -30,8 +44,10 @@ MB/s is 10^6 bytes/s. A missed target shows as MISS and the exit status stays
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import http.client
+import json
 import os
 import re
 import shutil
@@ -45,11 +61,12 @@ import time
 import uuid
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from config import Config  # noqa: E402
 from portal.dev.embedded_s3 import EmbeddedS3, free_port  # noqa: E402
 
 MiB = 1 << 20
@@ -57,6 +74,8 @@ EMAIL, PASSWORD = "bench-client@example.org", "bench-lantern-harbor-violet-42"
 ROUNDS = 3  # portal and direct take turns; their medians are compared
 BOUNDARY = "----portal-bench-" + uuid.uuid4().hex
 BLOCK = os.urandom(MiB)
+TUS_CHUNK = Config.TUS_CHUNK_BYTES  # the pieces the uploader page sends (2 MiB by default)
+POLL = 0.05  # seconds between GET /uploads/<uuid> while the file is saved
 FIRST = b"%PDF-1.7\n" + BLOCK[9:]  # the app checks the magic bytes
 
 
@@ -180,6 +199,51 @@ def upload(browser: Browser, case: str, name: str, size: int, chunk: int = MiB,
     return elapsed
 
 
+def tus_upload(browser: Browser, case: str, name: str, size: int,
+               chunk: int = TUS_CHUNK) -> tuple[float, float]:
+    """Upload one file over tus in ``chunk``-byte PATCHes standing in for the
+    documents form, then poll its status; returns (seconds from the POST until
+    it says "saved", of which after the last PATCH). Raises Failure."""
+    tus = {"Tus-Resumable": "1.0.0",
+           "X-CSRFToken": hidden(browser.page(f"/cases/{case}/documents"), "csrf_token")}
+    meta = ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" for key, value
+                    in (("filename", name), ("form", f"/cases/{case}/documents")))
+    start = time.monotonic()
+    status, headers, text = browser.fetch("POST", "/uploads", b"", {
+        **tus, "Upload-Length": str(size), "Upload-Metadata": meta})
+    if status != 201:
+        raise Failure(f"POST /uploads for {name} answered {status}: {text[:200]}")
+    location, offset = urlsplit(headers["Location"]).path, 0
+    for piece in content(size, chunk):
+        status, headers, text = browser.fetch("PATCH", location, piece, {
+            **tus, "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream"})
+        offset += len(piece)
+        if status != 204 or headers.get("Upload-Offset") != str(offset):
+            raise Failure(f"PATCH {location} of {name} up to {offset} answered {status} "
+                          f"(Upload-Offset {headers.get('Upload-Offset')}): {text[:200]}")
+    sent = time.monotonic()
+    deadline = sent + 120 + size / 1e6
+    while True:
+        status, _, text = browser.fetch("GET", location)
+        answer = json.loads(text) if status == 200 else {}
+        if answer.get("state") == "saved":
+            break
+        if answer.get("state") != "saving" or time.monotonic() > deadline:
+            raise Failure(f"{name} not saved: GET {location} answered {status} {text[:200]}")
+        time.sleep(POLL)
+    end = time.monotonic()
+    return end - start, end - sent
+
+
+def download_links(browser: Browser, case: str) -> dict[str, str]:
+    """The case's documents: file name -> download path (the last one listed
+    when names repeat)."""
+    listing = browser.page(f"/cases/{case}/documents")
+    return dict(re.findall(r'<li class="card">\s*<a href="[^"]*">([^<]+)</a>.*?'
+                           r'href="([^"]*/download)"', listing, re.S))
+
+
 def download(browser: Browser, path: str) -> tuple[int, float]:
     """Stream ``path`` in 1 MiB reads; returns (bytes, seconds)."""
     start, total = time.monotonic(), 0
@@ -241,12 +305,18 @@ def setup(tmp: Path) -> tuple[EmbeddedS3, dict, str]:
         return s3, config, str(case.uuid)
 
 
-def start_gunicorn(tmp: Path, config: dict, port: int) -> tuple[subprocess.Popen, int]:
-    """Start gunicorn, wait for /healthz; returns the process and its worker's pid."""
+def portal_env(tmp: Path, config: dict) -> dict[str, str]:
+    """The environment of gunicorn and the job consumer: the same settings,
+    so the same database, bucket, keys and job queue (a SQLite file in ``tmp``)."""
     names = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
-    env = {**os.environ, "PORTAL_ENV": "development", "PORTAL_UPLOAD_MAX_FILE_MB": "2048",
-           "PORTAL_CASE_QUOTA_MB": "100000",
-           **{f"PORTAL_{names.get(k, k)}": v for k, v in config.items()}}
+    return {**os.environ, "PORTAL_ENV": "development", "PORTAL_UPLOAD_MAX_FILE_MB": "2048",
+            "PORTAL_CASE_QUOTA_MB": "100000", "PORTAL_JOBS_IMMEDIATE": "0",
+            "PORTAL_JOBS_SQLITE_PATH": str(tmp / "jobs.sqlite"),
+            **{f"PORTAL_{names.get(k, k)}": v for k, v in config.items()}}
+
+
+def start_gunicorn(tmp: Path, env: dict, port: int) -> tuple[subprocess.Popen, int]:
+    """Start gunicorn, wait for /healthz; returns the process and its worker's pid."""
     # --no-control-socket: gunicorn >= 25.1 otherwise opens ~/.gunicorn/gunicorn.ctl
     with open(tmp / "gunicorn.log", "ab") as log:
         proc = subprocess.Popen(
@@ -269,6 +339,54 @@ def start_gunicorn(tmp: Path, config: dict, port: int) -> tuple[subprocess.Popen
         raise
 
 
+def start_consumer(tmp: Path, env: dict) -> subprocess.Popen:
+    """Start the job consumer as the README says (2 threads here), wait
+    until it says it started; returns its process."""
+    log_path = tmp / "consumer.log"
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/huey_consumer"), "portal.worker.huey", "-w", "2", "-k",
+             "thread"], cwd=tmp, env={**env, "PYTHONPATH": str(ROOT)}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            if "consumer started" in log_path.read_text(errors="replace"):
+                return proc
+            time.sleep(0.3)
+        raise Failure("the job consumer did not come up")
+    except BaseException:  # the caller only stops what this function returned
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def job_seconds(log: Path, since: int) -> float:
+    """The assembly job's own time, from the first "executed in" the
+    consumer logged past byte ``since`` (nan if none within 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        with open(log, "rb") as file:
+            file.seek(since)
+            text = file.read().decode(errors="replace")
+        if m := re.search(r"\.assemble: [^\n]*? executed in ([\d.]+)s", text):
+            return float(m.group(1))
+        if time.monotonic() > deadline:
+            return float("nan")
+        time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen | None, sig: int, timeout: float) -> None:
+    """Send ``sig`` (the graceful stop), kill after ``timeout`` seconds."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def timed(action) -> float:
     start = time.monotonic()
     action()
@@ -289,6 +407,42 @@ def report(rows: list, kind: str, mb: int, seconds: tuple[float, ...], growth: f
           + f"{ratio:>7.2f}{growth:>10.1f}", flush=True)
     rows += [(f"{kind} {mb} MiB portal/direct", f"{ratio:.3f}", f">= {target}", ratio >= target),
              (f"{kind} {mb} MiB worker peak growth", f"{growth:.1f} MiB", "< 64 MiB", growth < 64)]
+
+
+def resumable(browser: Browser, case: str, sizes: list[int], worker: int, consumer: int,
+              log: Path, rows: list) -> None:
+    """Tus uploads against form uploads of each size, in turns; then each
+    tus-stored file downloaded and its length checked."""
+    print(f"\n{'resumable':<10}{'tus s':>8}{'form s':>8}{'tus MB/s':>10}{'form MB/s':>10}"
+          f"{'ratio':>7}{'peak +MiB':>10}{'job +MiB':>9}{'saving s':>9}{'job s':>7}")
+    for mb in sizes:
+        tus_s, form_s, saving_s, job_s, growth, job_growth = [], [], [], [], 0.0, 0.0
+        for turn in range(ROUNDS):
+            since = log.stat().st_size
+            with PeakRSS(worker) as peak, PeakRSS(consumer) as job_peak:
+                seconds, saving = tus_upload(browser, case, f"bench-tus-{mb}MiB-{turn}.pdf",
+                                             mb * MiB)
+            tus_s.append(seconds)
+            saving_s.append(saving)
+            job_s.append(job_seconds(log, since))
+            growth, job_growth = max(growth, peak.growth), max(job_growth, job_peak.growth)
+            form_s.append(upload(browser, case, f"bench-form-{mb}MiB.pdf", mb * MiB))
+        links = download_links(browser, case)
+        for turn in range(ROUNDS):
+            if (name := f"bench-tus-{mb}MiB-{turn}.pdf") not in links:
+                raise Failure(f"no download link for {name}")
+            if (got := download(browser, links[name])[0]) != mb * MiB:
+                raise Failure(f"{name} downloads as {got} bytes instead of {mb * MiB}")
+        tus, form = statistics.median(tus_s), statistics.median(form_s)
+        ratio = form / tus  # MB/s tus / MB/s form
+        print(f"{mb:>6} MiB{tus:>8.2f}{form:>8.2f}{mb * MiB / tus / 1e6:>10.1f}"
+              f"{mb * MiB / form / 1e6:>10.1f}{ratio:>7.2f}{growth:>10.1f}{job_growth:>9.1f}"
+              f"{statistics.median(saving_s):>9.2f}{statistics.median(job_s):>7.2f}", flush=True)
+        rows += [(f"resumable {mb} MiB tus/form", f"{ratio:.3f}", ">= 0.5", ratio >= 0.5),
+                 (f"resumable {mb} MiB worker peak growth", f"{growth:.1f} MiB", "< 64 MiB",
+                  growth < 64),
+                 (f"resumable {mb} MiB consumer peak growth", f"{job_growth:.1f} MiB",
+                  "< 64 MiB", job_growth < 64)]
 
 
 def slow_clients(port: int, cookie: str, case: str, slow_mb: int, rows: list, failed: list):
@@ -341,7 +495,7 @@ def main() -> int:
     rows: list[tuple[str, str, str, bool]] = []  # figure, value, target, met
     failed: list[str] = []
     tmp = Path(tempfile.mkdtemp(prefix="portal-bench-"))
-    s3 = gunicorn = None
+    s3 = gunicorn = consumer = None
     try:
         from boto3.s3.transfer import TransferConfig
         from portal.storage import make_client
@@ -350,10 +504,13 @@ def main() -> int:
         direct = make_client(config["S3_ENDPOINT_URL"], config["S3_ACCESS_KEY_ID"],
                              config["S3_SECRET_ACCESS_KEY"], config["S3_REGION"])
         port = free_port()
-        gunicorn, worker = start_gunicorn(tmp, config, port)
+        env = portal_env(tmp, config)
+        gunicorn, worker = start_gunicorn(tmp, env, port)
+        consumer = start_consumer(tmp, env)
         browser = Browser(port)
         login(browser)
-        print(f"gunicorn worker pid {worker}, SeaweedFS pid {s3.process.pid}, temp dir {tmp}")
+        print(f"gunicorn worker pid {worker}, job consumer pid {consumer.pid}, "
+              f"SeaweedFS pid {s3.process.pid}, temp dir {tmp}")
 
         header("upload", ("portal", "direct", "serial"))
         for mb in sizes:
@@ -371,9 +528,7 @@ def main() -> int:
                                         serial_s), growth, 0.8)
 
         header("download", ("portal", "direct"))
-        listing = browser.page(f"/cases/{case}/documents")
-        links = dict(re.findall(r'<li class="card">\s*<a href="[^"]*">([^<]+)</a>.*?'
-                                r'href="([^"]*/download)"', listing, re.S))
+        links = download_links(browser, case)
         for mb in sizes:
             if f"bench-{mb}MiB.pdf" not in links:
                 raise Failure(f"no download link for bench-{mb}MiB.pdf")
@@ -392,20 +547,18 @@ def main() -> int:
             report(rows, "download", mb, (statistics.median(portal_s), statistics.median(direct_s)),
                    growth, 0.5)
 
+        resumable(browser, case, sizes, worker, consumer.pid, tmp / "consumer.log", rows)
+
         print(f"\nslow clients: 2 x {args.slow_mb} MiB at ~1 MB/s, GET / every 0.25 s meanwhile")
         slow_clients(port, browser.cookie, case, args.slow_mb, rows, failed)
     except Failure as error:
         failed.append(str(error))
-        if (log := tmp / "gunicorn.log").exists():
-            print("gunicorn.log (end):\n" + log.read_text(errors="replace")[-3000:])
+        for name in ("gunicorn.log", "consumer.log"):
+            if (log := tmp / name).exists():
+                print(f"{name} (end):\n" + log.read_text(errors="replace")[-3000:])
     finally:
-        if gunicorn is not None and gunicorn.poll() is None:
-            gunicorn.send_signal(signal.SIGTERM)
-            try:
-                gunicorn.wait(40)
-            except subprocess.TimeoutExpired:
-                gunicorn.kill()
-                gunicorn.wait()
+        stop(consumer, signal.SIGINT, 40)  # huey's graceful stop: finish the job at hand
+        stop(gunicorn, signal.SIGTERM, 40)
         if s3 is not None:
             s3.stop()
         shutil.rmtree(tmp, ignore_errors=True)
