@@ -21,6 +21,7 @@ from tests.browser import production
 from tests.browser.accessibility import check_accessibility
 from tests.browser.servers import Portal
 from tests.browser.signin import SIGN_IN, sign_in
+from tests.browser.uploading import upload
 from tests.uploads import PDF
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -84,14 +85,17 @@ def _screenshot(page, name: str) -> None:
     page.set_viewport_size(VIEWPORTS["phone"])
 
 
-def _upload(page, name: str, content: bytes, portal: Portal) -> None:
-    """On a request's own page, choose a file and send it; back on the case page."""
-    page.locator("form.upload input[type=file]").set_input_files(
-        files=[{"name": name, "mimeType": "application/pdf", "buffer": content}])
-    with page.expect_response(lambda r: r.request.method == "POST") as sent:
-        page.locator("form.upload").get_by_role("button", name="Subir", exact=True).click()
-    assert sent.value.status == 303, (sent.value.status, portal.server_logs())
-    page.wait_for_load_state()
+def _upload_from(page, link, name: str, content: bytes) -> None:
+    """Open the uploader from a request's "Subir" link, check it names the
+    request in Spanish, send ``content`` and wait for the case page it reloads."""
+    from playwright.sync_api import expect
+    link.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"Archivo para la solicitud «{TITLE}».")
+    # The window fades in: let it finish before anything looks at its colours.
+    page.evaluate("() => Promise.all(document.getAnimations().map(a => a.finished))")
+    _screenshot(page, "requests-es-uploader-" + name.removesuffix(".pdf"))
+    upload(page, dialog, [(name, content)])
 
 
 def _english_on(page) -> list[str]:
@@ -144,17 +148,9 @@ def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
     _no_horizontal_scroll(page)
     _screenshot(page, "requests-es-1-before-upload")
 
-    # The request's own page: what is asked, by when, and the upload form.
-    upload_link.click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
-    expect(page.locator(".instructions")).to_have_text(INSTRUCTIONS)
-    expect(page.locator("article .state")).to_have_text("a la espera de un archivo")
-    expect(page.get_by_label("Subir un archivo para esta solicitud")).to_be_visible()
-    _no_horizontal_scroll(page)
-    _screenshot(page, "requests-es-2-request-page")
-    _upload(page, "pasaporte.pdf", _pdf("first scan"), portal)
+    # "Subir" opens the uploader for that request, over the case page.
+    _upload_from(page, upload_link, "pasaporte.pdf", _pdf("first scan"))
     assert page.url == case_page
-    expect(page.get_by_text("Se subió el archivo pasaporte.pdf.")).to_be_visible()
     # Answered: nothing is owed; the request is folded away under "Done".
     expect(page.locator(".needed-list")).to_have_count(0)
     done = page.locator("details.done-requests")
@@ -163,8 +159,14 @@ def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
     expect(done.locator(f"#request-{request_uuid} .state")).to_have_text(
         "recibido, pendiente de revisión")
     _screenshot(page, "requests-es-3-after-upload")
-    done.get_by_role("link", name="Enviar otro archivo").click()
+    # The request's own page (where the link leads without JavaScript): what is asked,
+    # by when, the files sent, and the upload form.
+    page.goto(f"{case_page}/requests/{request_uuid}/upload")
+    expect(page.get_by_role("heading", level=1)).to_have_text(TITLE)
+    expect(page.locator(".instructions")).to_have_text(INSTRUCTIONS)
     expect(page.locator(".versions li")).to_have_text([_sent_on(portal.app, "pasaporte.pdf")])
+    _no_horizontal_scroll(page)
+    _screenshot(page, "requests-es-2-request-page")
     page.goto(case_page)
 
     # The attorney rejects the file, in-process, as the review page would.
@@ -179,16 +181,16 @@ def test_spanish_client_on_a_phone_answers_a_request_and_a_rejection(
     assert not _english_on(page), page.locator("main").inner_text()
     _no_horizontal_scroll(page)
     _screenshot(page, "requests-es-4-after-rejection")
-    line.get_by_role("link", name="Subir", exact=True).click()
+    # The request's own page says why, in Spanish.
+    page.goto(f"{case_page}/requests/{request_uuid}/upload")
     expect(page.locator("article .state")).to_have_text("se necesita un archivo nuevo")
     expect(page.get_by_text("Suba un archivo nuevo aquí abajo.")).to_be_visible()
-    expect(page.get_by_label("Subir un archivo para esta solicitud")).to_be_visible()
     assert not _english_on(page), page.locator("main").inner_text()
     _no_horizontal_scroll(page)
     _screenshot(page, "requests-es-5-request-page-rejected")
-
-    _upload(page, "pasaporte-completo.pdf", _pdf("whole page"), portal)
-    expect(page.get_by_text("Se subió el archivo pasaporte-completo.pdf.")).to_be_visible()
+    page.goto(case_page)
+    _upload_from(page, line.get_by_role("link", name="Subir", exact=True),
+                 "pasaporte-completo.pdf", _pdf("whole page"))
     expect(page.locator(".rejection")).to_have_count(0)
     expect(page.locator(f"details.done-requests #request-{request_uuid} .state")).to_have_text(
         "recibido, pendiente de revisión")
