@@ -196,7 +196,8 @@ def _already_received(origin: _Origin) -> bool:
     ) is not None
 
 
-def _read_head(chunks: Iterator[bytes]) -> bytes:
+def read_head(chunks: Iterator[bytes]) -> bytes:
+    """The first ``SNIFF_BYTES`` (or more: whole chunks) of ``chunks``, for the type check."""
     head = bytearray()
     for chunk in chunks:
         head += chunk
@@ -217,7 +218,7 @@ def _store_file(actor: User, case: Case, part: FilePart, *, origin: _Origin,
         part.drain()
         return UploadResult(name, duplicate=True)
     chunks = part.chunks()
-    head = _read_head(chunks)
+    head = read_head(chunks)
     try:
         if not head:
             raise _Refused(_l("This file is empty."))

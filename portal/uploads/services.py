@@ -121,7 +121,7 @@ def receive(actor: User, upload: ResumableUpload, offset: int, stream: BinaryIO,
     content_type = upload.content_type
     head = b""
     if content_type is None and offset == 0:
-        head = _head(chunks)
+        head = evidence.read_head(chunks)
         if len(head) >= min(SNIFF_BYTES, length):  # else the type is told once put together
             content_type = detect_type(head)
             if content_type is None:
@@ -222,7 +222,7 @@ def _assemble(upload: ResumableUpload) -> None:
     try:
         chunks = itertools.chain.from_iterable(vault.open(stored) for stored in objects)
         if content_type is None:
-            head = _head(chunks)
+            head = evidence.read_head(chunks)
             content_type = detect_type(head)
             if content_type is None:
                 _fail(upload, evidence.TYPE_REFUSED)
@@ -307,15 +307,6 @@ def _read(stream: BinaryIO) -> Iterator[bytes]:
             yield chunk
     except ClientDisconnected as error:
         raise BrokenOff() from error
-
-
-def _head(chunks: Iterator[bytes]) -> bytes:
-    head = bytearray()
-    for chunk in chunks:
-        head += chunk
-        if len(head) >= SNIFF_BYTES:
-            break
-    return bytes(head)
 
 
 def _hashed(chunks: Iterator[bytes], hasher) -> Iterator[bytes]:

@@ -199,6 +199,15 @@
     });
 
     uppy.use(P.Dashboard, options.dashboard);
+    // Uppy draws a single file's row (role=listitem) in a container without
+    // role=list, which screen readers then misreport; give it the role.
+    uppy.on("state-update", function () {
+      window.requestAnimationFrame(function () {
+        document.querySelectorAll(".uppy-Dashboard-files:not([role])").forEach(function (el) {
+          el.setAttribute("role", "list");
+        });
+      });
+    });
     uppy.use(P.Tus, {
       endpoint: cfg.endpoint,
       chunkSize: cfg.chunk, // the server keeps each PATCH as one piece: resumable from there
