@@ -138,6 +138,8 @@ def test_every_form_sent_with_errors_passes_axe(production_portal: Portal,
             page.goto(base + path.format(case=portal.case_uuid))
             if path == "/cases/{case}/edit":
                 page.get_by_label("Title").fill("")
+            # Forms folded behind their button (the case page's) are opened first.
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
             page.get_by_role("button", name=button, exact=True).click()
             page.wait_for_load_state()
             assert _focused(page) == "summary", path
