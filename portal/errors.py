@@ -89,7 +89,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def database_down(error):
-        log.error("database unavailable: %s", error.__class__.__name__)
+        # The driver's own words ("database is locked", "connection refused"),
+        # never the statement: its parameters may be a client's data.
+        said = str(getattr(error, "orig", "")).partition("\n")[0]
+        log.error("database unavailable: %s: %s", error.__class__.__name__, said)
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001, S110 - the connection is gone; nothing to roll back

@@ -1,9 +1,14 @@
 """/healthz, and what users see when the database or object store is down."""
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from portal import create_app
+from portal.extensions import db
+from tests.conftest import PASSWORD
 from portal.dev.embedded_s3 import free_port
 
 
@@ -62,3 +67,21 @@ def test_an_error_page_says_plainly_what_happened_and_what_to_do(client, login_a
     assert "start again from your list of cases" in page.text
     forbidden = client.get("/admin/users")
     assert forbidden.status_code == 403 and "<h1>This is not open to you</h1>" in forbidden.text
+
+
+def test_an_open_read_elsewhere_does_not_make_a_sign_in_fail(app, client, make_user):
+    """SQLite (the embedded default): the job consumer reading the file while
+    someone signs in must not make the sign-in's commit fail (write-ahead log)."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's locking only")
+    user = make_user("client")
+    reader = sqlite3.connect(make_url(app.config["SQLALCHEMY_DATABASE_URI"]).database,
+                             isolation_level=None)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM users").fetchone()  # holds its read open
+        response = client.submit("/login", {"email": user.email, "password": PASSWORD})
+    finally:
+        reader.execute("ROLLBACK")
+        reader.close()
+    assert response.status_code == 302
