@@ -63,6 +63,23 @@ class Config:
     TUS_CHUNK_BYTES = env_int("TUS_CHUNK_KB", 2048) * 1024
     TUS_RESUME_HOURS = env_int("TUS_RESUME_HOURS", 24)
 
+    # Malware scanning by clamd (ClamAV) over its INSTREAM protocol: a Unix socket,
+    # or a host and port. Until the scanner clears a file, only its uploader opens
+    # it. "off" stores files unscanned (the firm's pages then say so); production
+    # starts without a scanner only when this is set to "off" explicitly.
+    SCANNING = (env("SCANNING") or "on").strip().lower()
+    CLAMD_SOCKET = env("CLAMD_SOCKET")
+    CLAMD_HOST = env("CLAMD_HOST")
+    CLAMD_PORT = env_int("CLAMD_PORT", 3310)
+    # Seconds clamd may stay silent (connecting, reading, answering) before a scan
+    # is given up as "could not be scanned".
+    CLAMD_TIMEOUT = env_int("CLAMD_TIMEOUT", 60)
+    # Previews (images and the first pages of PDFs, PNG pixels only) are made in a
+    # sandboxed process with these limits; "off" makes none.
+    PREVIEWS = (env("PREVIEWS") or "on").strip().lower()
+    PREVIEW_MEMORY_MB = env_int("PREVIEW_MEMORY_MB", 1024)
+    PREVIEW_CPU_SECONDS = env_int("PREVIEW_CPU_SECONDS", 20)
+
     # Mail. Without a server, development prints mail to the log instead.
     MAIL_SERVER = env("MAIL_SERVER")
     MAIL_PORT = env_int("MAIL_PORT", 587)
@@ -184,6 +201,12 @@ class Development(Config):
 class Testing(Config):
     """The test suite: cheap password hashing, settings injected by fixtures."""
 
+    # Off unless a test brings its own clamd (tests/scanner.py): files are
+    # stored ``unscanned`` and open at once, as most tests are about other things.
+    SCANNING = (env("SCANNING") or "off").strip().lower()
+    # Likewise previews (a sandboxed process per file): tests of them turn them on.
+    PREVIEWS = (env("PREVIEWS") or "off").strip().lower()
+
     TESTING = True
     SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 - the test suite's own
     ARGON2_TIME_COST = 1
@@ -236,6 +259,12 @@ def unsafe_settings(config: dict) -> list[str]:
         problems.append("debug mode (FLASK_DEBUG) can never be on in production")
     if config.get("JOBS_IMMEDIATE"):
         problems.append("PORTAL_JOBS_IMMEDIATE is for tests: production runs jobs on consumers")
+    scanning = config.get("SCANNING", "on")
+    if scanning not in ("on", "off"):
+        problems.append('PORTAL_SCANNING must be "on" or "off"')
+    elif scanning == "on" and not (config.get("CLAMD_SOCKET") or config.get("CLAMD_HOST")):
+        problems.append("No malware scanner: set PORTAL_CLAMD_SOCKET (or PORTAL_CLAMD_HOST and "
+                        "PORTAL_CLAMD_PORT), or PORTAL_SCANNING=off to store files unscanned")
     return problems
 
 

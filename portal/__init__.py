@@ -114,10 +114,13 @@ def _register_blueprints(app: Flask) -> None:
     from portal.firm.routes import bp as firm_bp
     from portal.health import bp as health_bp
     from portal.messages.routes import bp as messages_bp
+    from portal.previews.routes import bp as previews_bp
     from portal.requests.routes import bp as requests_bp
+    from portal.scanning.routes import bp as scanning_bp
     from portal.uploads.routes import bp as uploads_bp
     from portal.uscis.routes import bp as uscis_bp
 
     for blueprint in (auth_bp, cases_bp, evidence_bp, requests_bp, uscis_bp, agenda_bp,
-                      messages_bp, uploads_bp, admin_bp, audit_trail_bp, health_bp, firm_bp):
+                      messages_bp, uploads_bp, admin_bp, audit_trail_bp, health_bp, firm_bp,
+                      scanning_bp, previews_bp):
         app.register_blueprint(blueprint)

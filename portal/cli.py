@@ -74,9 +74,10 @@ def reconcile_storage_command(repair: bool, grace_minutes: int) -> None:
 def init_app(app: Flask) -> None:
     """Register the commands on ``app``."""
     from portal.audit_trail.cli import audit_cli
+    from portal.scanning.cli import scan_cli
 
     for command in (create_user_command, generate_master_key_command,
-                    rotate_key_command, reconcile_storage_command, audit_cli):
+                    rotate_key_command, reconcile_storage_command, audit_cli, scan_cli):
         app.cli.add_command(command)
     if app.config["PORTAL_ENV"] != "production":
         # Dev-only code stays out of production processes altogether.

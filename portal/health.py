@@ -1,11 +1,15 @@
-"""``GET /healthz``: can the portal reach its database and object store?"""
+"""``GET /healthz``: can the portal reach its database, object store and
+malware scanner, and how old are the scanner's signatures?"""
 from __future__ import annotations
+
+from datetime import datetime
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from portal.extensions import db
+from portal.scanning import clamav
 
 bp = Blueprint("health", __name__)
 
@@ -20,11 +24,27 @@ def database_ok() -> bool:
         return False
 
 
+def scanner_status(config) -> tuple[str, int | None]:
+    """``ok``, ``unavailable`` or ``off``, and the age of its signatures in
+    whole days (None when it does not say)."""
+    if not clamav.enabled(config):
+        return "off", None
+    if not clamav.ping(config):
+        return "unavailable", None
+    built = clamav.signatures_date(config)
+    return "ok", (datetime.now() - built).days if built else None  # clamd gives local time
+
+
 @bp.route("/healthz")
 def healthz():
-    """JSON status of each dependency; 200 when all answer, 503 otherwise.
-    Says nothing more (no versions, no hosts)."""
+    """JSON status of each dependency; 503 when the database or the store
+    does not answer. A scanner that does not answer makes it ``degraded``
+    (still 200: files are kept, closed, until it is back). Says nothing
+    more (no versions, no hosts)."""
     checks = {"database": database_ok(), "storage": current_app.extensions["storage"].ping()}
     body = {name: "ok" if ok else "unavailable" for name, ok in checks.items()}
-    body["status"] = "ok" if all(checks.values()) else "unavailable"
-    return jsonify(body), 200 if all(checks.values()) else 503
+    body["scanner"], body["signatures_age_days"] = scanner_status(current_app.config)
+    up = all(checks.values())
+    body["status"] = ("unavailable" if not up
+                      else "degraded" if body["scanner"] == "unavailable" else "ok")
+    return jsonify(body), 200 if up else 503

@@ -25,6 +25,17 @@ HTML = b"<!DOCTYPE html><html><script>alert(1)</script></html>"
 SVG = b"<?xml version='1.0'?><svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>"
 
 
+def real_pdf(pages: int = 1, text: str = "Passport") -> bytes:
+    """A PDF that a reader (and the preview sandbox) can open: ``pages`` pages with ``text``."""
+    from fpdf import FPDF
+    document = FPDF()
+    document.set_font("helvetica", size=24)
+    for number in range(1, pages + 1):
+        document.add_page()
+        document.cell(text=f"{text}, page {number}")
+    return bytes(document.output())
+
+
 class pattern:
     """``size`` bytes of a pattern, produced in 1 MiB chunks each time it is
     iterated (so a body can be measured, then sent, without holding it)."""

@@ -18,3 +18,11 @@ class PurgeForm(FlaskForm):
 
     reason = TextAreaField(_l("Reason for purging"), validators=[
         DataRequired(message=_l("Please give the reason for purging.")), max_length(1000)])
+
+
+class ReleaseForm(FlaskForm):
+    """Admins: open a file the scanner could not check, saying why."""
+
+    reason = TextAreaField(_l("Why it is safe to open"), validators=[
+        DataRequired(message=_l("Please give the reason for releasing this file.")),
+        max_length(1000)])

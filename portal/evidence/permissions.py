@@ -9,7 +9,8 @@ from sqlalchemy.orm import selectinload
 from portal.cases.permissions import case_role
 from portal.extensions import db
 from portal.messages.permissions import may_see_message
-from portal.models import Case, Document, DocumentVersion, Role, User, VersionStatus
+from portal.models import (Case, Document, DocumentVersion, PreviewState, Role, ScanState, User,
+                           VersionStatus)
 from portal.models.case import CaseRole
 from portal.permissions import deny, parse_uuid
 
@@ -32,6 +33,21 @@ def can_see_version(user: User, case: Case, version: DocumentVersion) -> bool:
     if case_role(user, case) is CaseRole.CLIENT:
         return case_role(version.uploaded_by, case) is not CaseRole.SPONSOR
     return False
+
+
+def may_download(user: User, version: DocumentVersion) -> bool:
+    """Whether ``user`` (who may see ``version``) may download it: once the
+    scanner cleared it; its uploader also while it is being checked (they
+    sent it), but nobody a quarantined one."""
+    if version.downloadable:
+        return True
+    return (version.stored and version.scan_state is ScanState.SCANNING
+            and version.uploaded_by_id == user.id)
+
+
+def may_preview(version: DocumentVersion) -> bool:
+    """Previews are made only once the scanner cleared the version."""
+    return version.downloadable and version.preview_state is PreviewState.READY
 
 
 def visible_versions(user: User, case: Case, document: Document) -> list[DocumentVersion]:

@@ -200,6 +200,8 @@ def download_version(case_uuid: str, version_uuid: str):
     version = get_version_or_404(case, version_uuid, current_user)
     try:
         chunks = downloads.open_download(current_user, case, version)
+    except downloads.NotCleared as error:
+        return render_error(403, error.message)
     except ServiceError as error:
         return render_error(410, error.message)
     except StorageError:

@@ -28,6 +28,7 @@ from portal.extensions import db
 from portal.models import (Case, Document, DocumentRequest, DocumentVersion, Message,
                            ObjectState, Purpose, StoredObject, User, VersionStatus)
 from portal.models.types import utcnow
+from portal.scanning import services as scanning
 from portal.storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,12 @@ class Limits:
 
 
 def limits(case: Case) -> Limits:
-    """The per-file limit and the case's quota (deleted objects do not count)."""
+    """The per-file limit and the case's quota (deleted objects and the
+    firm's previews do not count)."""
     used = db.session.scalar(
         select(func.coalesce(func.sum(StoredObject.size), 0))
-        .where(StoredObject.case_id == case.id, StoredObject.state != ObjectState.DELETED))
+        .where(StoredObject.case_id == case.id, StoredObject.state != ObjectState.DELETED,
+               StoredObject.purpose != Purpose.PREVIEW))
     cfg = current_app.config
     return Limits(cfg["UPLOAD_MAX_FILE_BYTES"], cfg["CASE_QUOTA_BYTES"], int(used))
 
@@ -316,9 +319,11 @@ def _record(actor: User, case: Case, stored: StoredObject, *, document: Document
         version = DocumentVersion(uuid=stored.uuid, document=document, number=number,
                                   uploaded_by=actor, filename=filename, stored_object=stored,
                                   submission_id=origin.submission_id,
-                                  part_index=origin.part_index)
+                                  part_index=origin.part_index,
+                                  scan_state=scanning.initial_state())
         db.session.add(version)
         db.session.flush()
+        scanning.after_recording(version)
         audit.record("document.uploaded", actor=actor, case=case, target=str(version.uuid),
                      ip_address=address, size=stored.size, content_type=stored.content_type)
         if request is not None:
@@ -367,8 +372,11 @@ def purge(actor: User, case: Case, version: DocumentVersion, reason: str) -> boo
     version.status = VersionStatus.PURGED
     version.status_changed_at, version.status_changed_by = utcnow(), actor
     version.status_reason = reason.strip()
-    version.stored_object.state = ObjectState.DELETED
+    # Its previews go with it: they are its pixels.
+    objects = [version.stored_object] + [page.stored_object for page in version.previews]
+    for stored in objects:
+        stored.state = ObjectState.DELETED
     audit.record("document.purged", actor=actor, case=case, target=str(version.uuid),
                  reason=reason.strip())
     db.session.commit()
-    return vault.delete(version.stored_object)
+    return all([vault.delete(stored) for stored in objects])

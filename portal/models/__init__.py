@@ -1,7 +1,8 @@
 """All models; importing this package registers every table with the metadata."""
 from portal.models.audit import AuditEvent
 from portal.models.case import Case, CaseFlag, CaseMembership, Decision, TimelineEvent
-from portal.models.evidence import Document, DocumentVersion, EncryptionKeyset, VersionStatus
+from portal.models.evidence import (Document, DocumentVersion, EncryptionKeyset, Preview,
+                                    PreviewState, ScanState, VersionStatus)
 from portal.models.factor import Passkey, RecoveryCode
 from portal.models.invitation import Invitation
 from portal.models.message import CaseMute, Message, MessageThread, ThreadNotice, ThreadRead
@@ -18,7 +19,8 @@ __all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseMute", "Ca
            "DeadlineKind", "Decision", "Document", "DocumentRequest", "DocumentVersion",
            "EncryptionKeyset", "ExpediteOutcome", "ExpediteRequest", "Invitation", "Message",
            "MessageThread", "ObjectState",
-           "OutboxMessage", "OutboxState", "ParoleReminder", "Passkey", "PasswordReset", "Purpose",
+           "OutboxMessage", "OutboxState", "ParoleReminder", "Passkey", "PasswordReset", "Preview",
+           "PreviewState", "Purpose", "ScanState",
            "RecoveryCode", "ReferenceCounter", "RequestReminder", "RequestState", "ResumableUpload",
            "Role", "StoredObject", "UploadPiece", "UploadState",
            "ThreadNotice", "ThreadRead", "TimelineEvent", "User", "UserSession", "VersionStatus"]

@@ -30,6 +30,40 @@ class VersionStatus(str, enum.Enum):
     MISSING = "missing"  # reconcile found no object behind its stored object
 
 
+class ScanState(str, enum.Enum):
+    """What the malware scanner said of a version. Until it is ``clean`` (or
+    ``unscanned``, when scanning is off) nobody but its uploader may download
+    or preview it; ``infected`` and ``failed`` are the two quarantines."""
+
+    SCANNING = "scanning"
+    CLEAN = "clean"
+    INFECTED = "infected"  # ``scan_result`` names the signature
+    FAILED = "failed"  # the scanner was down, timed out or refused the file
+    UNSCANNED = "unscanned"  # stored while scanning was off (``PORTAL_SCANNING=off``)
+    RELEASED = "released"  # could not be scanned; an admin opened it (audited, with a reason)
+
+    @property
+    def quarantined(self) -> bool:
+        return self in (ScanState.INFECTED, ScanState.FAILED)
+
+    @property
+    def cleared(self) -> bool:
+        """Whether anyone who may see the version may open it."""
+        return self in (ScanState.CLEAN, ScanState.UNSCANNED, ScanState.RELEASED)
+
+
+class PreviewState(str, enum.Enum):
+    """Whether a version has previews: made by a sandboxed job once it is cleared."""
+
+    PENDING = "pending"
+    READY = "ready"
+    NONE = "none"  # ``preview_note`` says why (a type with no preview, a file too large...)
+
+
+def _values(members) -> list[str]:
+    return [m.value for m in members]
+
+
 class Document(db.Model):
     """One piece of evidence in a case. Its content is the latest of its
     versions. A document that began as a message's attachment keeps
@@ -78,6 +112,15 @@ class DocumentVersion(db.Model):
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status_changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status_reason: Mapped[str | None] = mapped_column(Text)
+    scan_state: Mapped[ScanState] = mapped_column(
+        Enum(ScanState, native_enum=False, length=16, values_callable=_values),
+        default=ScanState.SCANNING, index=True)
+    scan_result: Mapped[str | None] = mapped_column(String(200))  # signature, or what failed
+    scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    preview_state: Mapped[PreviewState] = mapped_column(
+        Enum(PreviewState, native_enum=False, length=16, values_callable=_values),
+        default=PreviewState.PENDING)
+    preview_note: Mapped[str | None] = mapped_column(String(32))  # a reason code (previews.py)
     # The document request this file answers, if any.
     request_id: Mapped[int | None] = mapped_column(ForeignKey("document_requests.id"), index=True)
 
@@ -87,14 +130,21 @@ class DocumentVersion(db.Model):
     # Joined: every page that lists versions shows their size and type.
     stored_object: Mapped[StoredObject] = relationship(lazy="joined")
     request: Mapped[DocumentRequest | None] = relationship(back_populates="versions")
+    previews: Mapped[list[Preview]] = relationship(back_populates="version",
+                                                   order_by="Preview.page")
+
+    @property
+    def stored(self) -> bool:
+        """Whether its object is in the store (what reconcile checks); a
+        purged or missing version's never is, as both are written in one commit."""
+        return self.stored_object.in_store
 
     @property
     def downloadable(self) -> bool:
-        """Whether the file can be downloaded (by whoever may see the version):
-        the one rule for download links and downloads. Its object must be in
-        the store (what reconcile checks); a purged or missing version's never
-        is, as both are written in one commit. A scanning state joins here."""
-        return self.stored_object.in_store
+        """Whether anyone who may see the version may download it: stored,
+        and cleared by the scanner. (Its uploader may also while it is being
+        checked: ``permissions.may_download``.)"""
+        return self.stored and self.scan_state.cleared
 
     # Read-only views of the stored object, for pages and download headers.
     @property
@@ -116,6 +166,22 @@ class DocumentVersion(db.Model):
     def storage_key(self) -> str:
         """The object's key in the bucket."""
         return self.stored_object.key
+
+
+class Preview(db.Model):
+    """One page of a version's preview: a PNG of pixels only, made in a
+    sandbox, stored encrypted in the vault like the file itself."""
+
+    __tablename__ = "previews"
+    __table_args__ = (UniqueConstraint("version_id", "page"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("document_versions.id"), index=True)
+    page: Mapped[int]  # from 1
+    stored_object_id: Mapped[int] = mapped_column(ForeignKey("stored_objects.id"), unique=True)
+
+    version: Mapped[DocumentVersion] = relationship(back_populates="previews")
+    stored_object: Mapped[StoredObject] = relationship(lazy="joined")
 
 
 class EncryptionKeyset(db.Model):

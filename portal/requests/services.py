@@ -271,6 +271,10 @@ def decide(actor: User, case: Case, document_request: DocumentRequest, decision:
         raise ServiceError(_l("Please say why the file is rejected: the person will read it."))
     sources, target = DECISIONS[decision]
     newest = str(document_request.versions[-1].uuid) if document_request.versions else ""
+    if decision == "accept" and document_request.versions \
+            and not document_request.versions[-1].scan_state.cleared:
+        raise ServiceError(_l("This file has not passed the virus check, so it cannot be "
+                              "accepted."))
     # A state the decision no longer applies to is reported as such (below).
     if seen is not None and seen != newest and document_request.state in sources:
         _conflict(actor, case, document_request, decision)
