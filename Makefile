@@ -37,14 +37,16 @@ lint: setup
 test: setup
 	$(PY) -m pytest -q
 
-## Install from Debian what the browser tests need (as root), only what is missing;
-## fail if anything is still missing afterwards.
+## Install from Debian what the browser and scanning tests need (as root), only what is
+## missing (chromium, nginx, openssl; clamd and sigtool from clamav-daemon); fail if
+## anything is still missing afterwards.
 browser-deps:
 	@need=""; \
 	test -x /usr/bin/chromium || need="$$need chromium"; \
 	test -x /usr/bin/chromedriver || need="$$need chromium-driver"; \
 	command -v nginx >/dev/null || test -x /usr/sbin/nginx || need="$$need nginx"; \
 	command -v openssl >/dev/null || need="$$need openssl"; \
+	test -x /usr/sbin/clamd && command -v sigtool >/dev/null || need="$$need clamav-daemon clamav"; \
 	if [ -n "$$need" ]; then \
 	  echo "browser-deps: installing$$need from Debian"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
@@ -52,8 +54,8 @@ browser-deps:
 	fi; \
 	test -x /usr/bin/chromium && test -x /usr/bin/chromedriver \
 	  && { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null \
-	  && command -v openssl >/dev/null \
-	  || { echo "browser-deps: chromium, chromium-driver, nginx or openssl is still missing" >&2; exit 1; }
+	  && command -v openssl >/dev/null && test -x /usr/sbin/clamd && command -v sigtool >/dev/null \
+	  || { echo "browser-deps: chromium, chromium-driver, nginx, openssl or clamav-daemon is still missing" >&2; exit 1; }
 
 ## Time uploads and downloads through gunicorn against plain boto3 (see bench/upload.py).
 bench: setup

@@ -35,6 +35,7 @@ SUBJECTS = {
     "email_changed": _l("The email of your portal account was changed"),
     "second_factor_reset": _l("The second factor of your portal account was reset"),
     "new_browser": _l("A new sign-in to your secure client portal"),
+    "storage_report": _l("The portal's file storage and database disagree"),
 }
 
 
@@ -171,3 +172,13 @@ def queue_new_browser(email: str, language: str, when: str, device: str, url: st
     ``url`` the page to choose a new password (queued in the caller's
     transaction)."""
     outbox.queue(email, language, "new_browser", {"when": when, "device": device, "url": url})
+
+
+def queue_storage_report(email: str, language: str, orphans: int, missing: int,
+                         stale: int) -> None:
+    """Tell an admin what the weekly storage check found: how many objects
+    have no record, how many records have no object, and how many uploads
+    were left unfinished (counts only, never a key or a case; queued in the
+    caller's transaction)."""
+    outbox.queue(email, language, "storage_report",
+                 {"orphans": orphans, "missing": missing, "stale": stale})

@@ -1,5 +1,5 @@
-"""``make run``: the embedded S3 server, migrations, demo data, a job
-consumer, then the app.
+"""``make run``: the embedded S3 server, a clamd of its own (when ClamAV is
+installed), migrations, demo data, a job consumer, then the app.
 
 Everything lives under ``instance/`` (the job queue in ``instance/jobs.sqlite``);
 running it again reuses the data. Ctrl-C stops the app, the consumer, then
@@ -19,6 +19,7 @@ from werkzeug.serving import WSGIRequestHandler
 from portal import ROOT, create_app, jobs
 from portal.accesslog import redact
 from portal.dev import demo
+from portal.dev.clamd import EmbeddedClamd, clamd_installed
 from portal.dev.embedded_s3 import EmbeddedS3
 
 
@@ -57,6 +58,25 @@ def start_consumer(app):
     return consumer
 
 
+def start_scanner(instance: Path) -> tuple[EmbeddedClamd | None, dict]:
+    """A clamd of the instance's own, with a development signature database
+    that detects the EICAR test file (so the demo shows a quarantine), when
+    ClamAV is installed and no scanner is configured; else scanning off,
+    said plainly. Returns the server (to stop) and the settings for the app."""
+    if os.environ.get("PORTAL_CLAMD_SOCKET") or os.environ.get("PORTAL_CLAMD_HOST") \
+            or os.environ.get("PORTAL_SCANNING") == "off":
+        return None, {}
+    if not clamd_installed():
+        print("Scanning is OFF: ClamAV is not installed (apt-get install clamav-daemon). Files "
+              "are stored unscanned and the firm's pages say so.", flush=True)
+        return None, {"SCANNING": "off"}
+    clamd = EmbeddedClamd(instance / "clamd")
+    print("Starting a malware scanner (clamd) with a development signature database that "
+          "detects only the EICAR test file; production uses freshclam ...", flush=True)
+    clamd.start()
+    return clamd, clamd.app_config()
+
+
 def main() -> None:
     """Start everything and serve on http://127.0.0.1:$PORT (default 5000)."""
     # SIGTERM (e.g. from a process manager) stops as cleanly as Ctrl-C does.
@@ -66,15 +86,16 @@ def main() -> None:
     s3 = EmbeddedS3(instance / "s3", bucket=os.environ.get("PORTAL_S3_BUCKET", "portal-evidence"))
     print(f"Starting the embedded S3 server (SeaweedFS) on {s3.endpoint_url} ...", flush=True)
     s3.start()
-    consumer = None
+    consumer = clamd = None
     try:
+        clamd, scanner_config = start_scanner(instance)
         # localhost, not 127.0.0.1: a passkey's relying party must be a host
         # name, and browsers treat http://localhost as a secure context.
         base_url = f"http://localhost:{port}"
         # The demo firm's profile, unless the operator is trying their own.
         profile = os.environ.get("PORTAL_FIRM_PROFILE") or str(demo.FIRM_PROFILE)
-        app = create_app("development", {**s3.app_config(), "BASE_URL": base_url,
-                                         "FIRM_PROFILE": profile})
+        app = create_app("development", {**s3.app_config(), **scanner_config,
+                                         "BASE_URL": base_url, "FIRM_PROFILE": profile})
         with app.app_context():
             upgrade()
             demo.seed()
@@ -93,6 +114,9 @@ def main() -> None:
         if consumer is not None:
             print("Stopping the job consumer ...", flush=True)
             consumer.stop(graceful=True)
+        if clamd is not None:
+            print("Stopping the malware scanner ...", flush=True)
+            clamd.stop()
         print("Stopping the embedded S3 server ...", flush=True)
         s3.stop()
 

@@ -6,6 +6,10 @@ whose rows were never written, or a purge the store did not carry out), a row
 whose object is missing, and a multipart upload never completed nor aborted.
 Objects and uploads younger than the grace period are left alone: they may
 belong to an upload in progress.
+
+Two periodic jobs (``portal.evidence.tasks``) use it: an hourly one aborts
+unfinished uploads (``abort_stale_uploads``), and a weekly one reports what
+reconcile finds to the admins (``report_to_admins``) without repairing it.
 """
 from __future__ import annotations
 
@@ -15,9 +19,10 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from portal import audit
+from portal import audit, notify
 from portal.extensions import db
-from portal.models import DocumentVersion, ObjectState, Purpose, StoredObject, VersionStatus
+from portal.models import (DocumentVersion, ObjectState, Purpose, Role, StoredObject, User,
+                           VersionStatus)
 from portal.models.types import utcnow
 from portal.storage import PendingUpload
 from portal.storage import ListedObject
@@ -69,6 +74,42 @@ def reconcile(repair: bool = False, grace: timedelta = timedelta(hours=1)) -> Re
                      missing=len(report.missing_objects), stale=len(report.stale_uploads))
         db.session.commit()
         report.repaired = True
+    return report
+
+
+def abort_stale_uploads(older_than: timedelta = timedelta(days=1)) -> int:
+    """Abort the multipart uploads under ``PREFIX`` started more than
+    ``older_than`` ago; returns how many were aborted. Raises
+    ``StorageError`` when the store does not answer the listing."""
+    storage = current_app.extensions["storage"]
+    cutoff = utcnow() - older_than
+    # Listed in full first: aborting while paging would move the pages.
+    stale = [u for u in storage.pending_uploads(PREFIX) if u.initiated < cutoff]
+    # An upload the store would not abort now is tried again next run.
+    aborted = sum(1 for u in stale if storage.abort_upload(u.key, u.upload_id))
+    if aborted:
+        audit.record("storage.uploads_aborted", count=aborted)
+        db.session.commit()
+    return aborted
+
+
+def report_to_admins(grace: timedelta = timedelta(hours=1)) -> Report:
+    """Run ``reconcile`` (report only) and, when bucket and database
+    disagree, email every active admin the counts and how to repair them,
+    in their language; nothing is sent when they agree. Returns the report.
+    Raises ``StorageError`` when the store does not answer."""
+    report = reconcile(grace=grace)
+    if report.clean:
+        return report
+    counts = {"orphans": len(report.orphan_objects), "missing": len(report.missing_objects),
+              "stale": len(report.stale_uploads)}
+    admins = db.session.scalars(select(User).where(User.role == Role.ADMIN,
+                                                   User.active.is_(True)))
+    for admin in admins:
+        notify.queue_storage_report(admin.email, admin.language, **counts)
+    # Recorded even with no admin to tell: the trail shows the store disagreed.
+    audit.record("storage.reconcile_reported", **counts)
+    db.session.commit()
     return report
 
 

@@ -39,8 +39,9 @@ PR_SET_PDEATHSIG = 1
 
 @dataclass(frozen=True)
 class Limits:
-    """What one render may use. The child's measured peak address space is ~730 MiB for
-    the largest image it accepts (64 Mpx RGBA PNG), ~110 MiB for the imports alone."""
+    """What one render may use. Measured need of the child (RLIMIT_AS): ~135 MiB to start
+    and import its decoders (also enough for PDFs and a 64 MiB input), up to ~850 MiB for
+    the largest image render.py accepts (50 Mpx; WebP is the hungriest decoder)."""
 
     memory_bytes: int = 1024 * 1024 * 1024  # RLIMIT_AS, address space
     cpu_seconds: int = 20  # RLIMIT_CPU

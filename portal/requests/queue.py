@@ -20,11 +20,13 @@ from portal.requests import services
 
 @dataclass(frozen=True)
 class ReviewItem:
-    """A submitted request, its case, and when its newest file arrived."""
+    """A submitted request, its case, when its newest file arrived, and that
+    file (its virus check and preview say whether it can be reviewed yet)."""
 
     request: DocumentRequest
     case: Case
     waiting_since: datetime
+    newest: DocumentVersion | None = None
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,15 @@ def to_review(user: User) -> list[ReviewItem]:
         .where(DocumentRequest.state == RequestState.SUBMITTED,
                DocumentRequest.case_id.in_(_visible_case_ids(user)))
         .group_by(DocumentRequest.id, Case.id, User.id)
-        .order_by(waiting_since, DocumentRequest.id))
-    return [ReviewItem(request, case, at) for request, case, _addressee, at in rows]
+        .order_by(waiting_since, DocumentRequest.id)).all()
+    # Each request's newest file, in one more query (versions only grow, so the highest id).
+    newest = {version.request_id: version for version in db.session.scalars(
+        select(DocumentVersion).where(DocumentVersion.id.in_(
+            select(func.max(DocumentVersion.id))
+            .where(DocumentVersion.request_id.in_([row[0].id for row in rows]))
+            .group_by(DocumentVersion.request_id))))}
+    return [ReviewItem(request, case, at, newest.get(request.id))
+            for request, case, _addressee, at in rows]
 
 
 def count_to_review(user: User) -> int:

@@ -29,7 +29,7 @@ def scan_state(case_uuid: str, version_uuid: str):
     again while the file is being checked)."""
     case = get_case_or_404(case_uuid, current_user)
     version = get_version_or_404(case, version_uuid, current_user)
-    return jsonify(state=version.scan_state.value, label=str(services.label(version)),
+    return jsonify(state=version.scan_state.value, label=services.label(version),
                    downloadable=may_download(current_user, version))
 
 

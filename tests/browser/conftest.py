@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from portal import create_app
+from portal.dev.clamd import EmbeddedClamd, clamd_installed
 from portal.dev.embedded_s3 import free_port
 from portal.extensions import db
 from tests.browser import production, servers
@@ -48,7 +49,8 @@ def missing_prerequisites() -> list[str]:
     """What this machine lacks to run the browser tests, one phrase each."""
     programs = [name for name, found in (
         (CHROMIUM, os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)),
-        ("nginx", _nginx()), ("openssl", shutil.which("openssl"))) if not found]
+        ("nginx", _nginx()), ("openssl", shutil.which("openssl")),
+        ("clamd", clamd_installed())) if not found]
     missing = [f"{', '.join(programs)} not found ({INSTALL_HINT})"] if programs else []
     if importlib.util.find_spec("playwright") is None:
         missing.append("the playwright package is not installed (make setup)")
@@ -110,9 +112,19 @@ def chromium_args() -> list[str]:
     return [*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={','.join(TRUSTED_KEYS)}"]
 
 
+@pytest.fixture(scope="session")
+def browser_clamd(browser_prerequisites, tmp_path_factory) -> Iterator[EmbeddedClamd]:
+    """The malware scanner production runs beside the portal: a real clamd,
+    with a signature database made by sigtool that detects the EICAR file."""
+    server = EmbeddedClamd(tmp_path_factory.mktemp("clamd"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def production_portal(browser_prerequisites, tls_certificate, tmp_path_factory, s3_server,
-                      smtp_server) -> Iterator[servers.Portal]:
+                      smtp_server, browser_clamd) -> Iterator[servers.Portal]:
     """The portal with production settings under gunicorn, behind nginx
     terminating TLS on 127.0.0.1, at https://portal.test:<port>, on a fresh
     PostgreSQL database migrated by ``flask db upgrade``; stopped and dropped
@@ -124,7 +136,8 @@ def production_portal(browser_prerequisites, tls_certificate, tmp_path_factory, 
     worker_log = root / "worker.log"
     gunicorn = nginx = worker = None
     with servers.fresh_database(os.environ["PORTAL_TEST_DATABASE_URL"]) as database_url:
-        settings = production.settings(database_url, s3_server, smtp_server, base_url)
+        settings = {**production.settings(database_url, s3_server, smtp_server, base_url),
+                    **browser_clamd.app_config()}
         env = production.environment(settings)
         migrated = servers.run([str(servers.VENV_BIN / "flask"), "--app", "wsgi", "db",
                                 "upgrade"], env=env)
@@ -140,8 +153,8 @@ def production_portal(browser_prerequisites, tls_certificate, tmp_path_factory, 
             # gunicorn's control socket has one path per user: two runs would share it.
             gunicorn_args.insert(-1, "--no-control-socket")
             gunicorn = servers.start(gunicorn_args, gunicorn_log, env=env)
-            # The job consumer production runs beside gunicorn (README): it sends the mail
-            # and puts resumable uploads together.
+            # The job consumer production runs beside gunicorn (README): it sends the mail,
+            # puts resumable uploads together, scans files and makes their previews.
             worker = servers.start([str(servers.VENV_BIN / "huey_consumer"), "portal.worker.huey",
                                     "-w", "2", "-k", "thread"], worker_log, env=env)
             certificate, key = tls_certificate
@@ -196,6 +209,14 @@ def launch(playwright, profile, **options):
 def browser(browser_prerequisites, tls_certificate, tmp_path):
     """A desktop chromium in English (see ``_browser_context``)."""
     with _browser_context(tmp_path) as context:
+        yield context
+
+
+@pytest.fixture()
+def phone_browser(browser_prerequisites, tls_certificate, tmp_path):
+    """A phone's chromium (390 x 844, touch) in English."""
+    with _browser_context(tmp_path, viewport={"width": 390, "height": 844}, is_mobile=True,
+                          has_touch=True) as context:
         yield context
 
 
