@@ -120,9 +120,12 @@ def test_an_attorney_reviews_a_pdf_from_its_preview_in_the_review_queue(
     for index in range(3):
         expect(images.nth(index)).to_have_attribute(
             "alt", f"Page {index + 1} of 3 of police-report.pdf")
-    loaded = page.evaluate("() => Array.from(document.images).map(i => i.naturalWidth)")
+    loaded = page.evaluate("""() => Promise.all(Array.from(document.images).map(image =>
+        image.decode().then(() => image.naturalWidth, () => -1)))""")
     assert len(loaded) == 3 and all(0 < width <= 1600 for width in loaded), loaded
     _screenshot(page, "4-preview")
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert widths[0] <= widths[1], f"the viewer is {widths[0]} px wide on a {widths[1]} px screen"
     # From the preview back to the case, where the request is accepted.
     page.goto(f"{base}/cases/{portal.case_uuid}#request-{police_report_request}")
     card = page.locator(f"#request-{police_report_request}")
