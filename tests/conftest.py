@@ -155,6 +155,9 @@ def app(base_config):
         _db.session.remove()
         _empty_tables()
         _empty_bucket(app)
+        # Each test's app has an engine of its own: close its connections now rather
+        # than when it is collected, or PostgreSQL runs out of connection slots.
+        _db.engine.dispose()
 
 
 def _empty_bucket(app) -> None:

@@ -12,20 +12,12 @@ import pytest
 from clamav_client.clamd import BufferTooLongError, ClamdUnixSocket, CommunicationError
 
 from portal.dev.clamd import EICAR, SIGNATURE_NAME, EmbeddedClamd
+from tests.scanner import clamd as embedded_clamd  # noqa: F401 - a fixture
 from tests.scanner import require_clamd  # noqa: F401 - a fixture
 
 # clamd appends ".UNOFFICIAL" to signatures that are not from a signed ClamAV database.
 INFECTED = ("FOUND", f"{SIGNATURE_NAME}.UNOFFICIAL")
 CLEAN = ("OK", None)
-
-
-@pytest.fixture(scope="module")
-def embedded_clamd(require_clamd, tmp_path_factory):
-    """A started clamd shared by this module's tests."""
-    server = EmbeddedClamd(tmp_path_factory.mktemp("clamd"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

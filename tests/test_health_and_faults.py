@@ -15,7 +15,9 @@ from portal.dev.embedded_s3 import free_port
 def test_healthz_reports_both_dependencies(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"database": "ok", "storage": "ok", "status": "ok"}
+    # Scanning is off in these tests (tests/test_scanning.py has a scanner).
+    assert response.json == {"database": "ok", "storage": "ok", "scanner": "off",
+                             "signatures_age_days": None, "status": "ok"}
 
 
 @pytest.fixture()
@@ -29,7 +31,8 @@ def test_healthz_is_503_when_object_store_is_down(app_with):
     app = app_with(S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}", S3_MAX_ATTEMPTS=1)
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
-    assert response.json == {"database": "ok", "storage": "unavailable", "status": "unavailable"}
+    assert response.json == {"database": "ok", "storage": "unavailable", "scanner": "off",
+                             "signatures_age_days": None, "status": "unavailable"}
 
 
 def test_healthz_is_503_when_database_is_down(app_with, tmp_path):

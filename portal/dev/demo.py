@@ -181,7 +181,9 @@ def _upload(user: User, case: Case, document_request, filename: str) -> None:
     from portal import vault
     from portal.evidence.services import limits
     from portal.models import Document, DocumentVersion, Purpose
+    from portal.models import ScanState
     from portal.requests.services import record_submission
+    from portal.scanning import services as scanning
 
     room = limits(case)
     stored = vault.put([_demo_pdf(filename)], case=case, stored_by=user,
@@ -189,11 +191,18 @@ def _upload(user: User, case: Case, document_request, filename: str) -> None:
                        max_size=room.max_file, room=room.remaining)
     # One file a request in the demo: each is a document of its own.
     version = DocumentVersion(uuid=stored.uuid, document=Document(case=case, created_by=user),
-                              number=1, uploaded_by=user, filename=filename, stored_object=stored)
+                              number=1, uploaded_by=user, filename=filename, stored_object=stored,
+                              scan_state=scanning.initial_state())
     db.session.add(version)
     db.session.flush()
+    if version.scan_state is not ScanState.SCANNING:
+        scanning.after_recording(version)  # stored unscanned: its previews
     record_submission(user, case, document_request, version)
     db.session.commit()
+    if version.scan_state is ScanState.SCANNING:
+        # Scanned now, not by a job: the seed goes on to accept some of these files,
+        # which the firm may do only once the scanner has cleared them.
+        scanning.scan(version.id)
 
 
 def seed_requests(users: dict[str, User], case: Case) -> None:
