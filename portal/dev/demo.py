@@ -172,16 +172,20 @@ REQUESTS = [
 
 
 def _demo_pdf(name: str) -> bytes:
-    return (b"%PDF-1.4\n% demo file " + name.encode() + b"\n1 0 obj\n<< /Type /Catalog >>\n"
-            b"endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
+    """A one-page PDF naming the demo file (a real one, so its preview shows it)."""
+    from fpdf import FPDF
+    document = FPDF()
+    document.add_page()
+    document.set_font("helvetica", size=20)
+    document.cell(text=f"Demo document: {name}")
+    return bytes(document.output())
 
 
 def _upload(user: User, case: Case, document_request, filename: str) -> None:
     """Store a small PDF through the vault as ``user``'s answer to the request."""
     from portal import vault
     from portal.evidence.services import limits
-    from portal.models import Document, DocumentVersion, Purpose
-    from portal.models import ScanState
+    from portal.models import Document, DocumentVersion, Purpose, ScanState
     from portal.requests.services import record_submission
     from portal.scanning import services as scanning
 
