@@ -166,3 +166,22 @@ def test_purging_a_file_purges_its_previews(app, people):
         assert preview.stored_object.state is ObjectState.DELETED
     listed = {o.key for o in app.extensions["storage"].list_objects("cases/")}
     assert not listed & set(keys)
+
+
+def test_the_document_page_does_not_query_per_version(app, people):
+    """A document with one version and one with four (each with a preview):
+    the same number of statements for their pages."""
+    from tests.statements import statements_during
+    case, lawyer = people["case"], browser(app, people["lawyer"])
+    counts = {}
+    for versions in (1, 4):
+        first = send(app, people, f"doc{versions}.pdf", real_pdf(1, f"v{versions}"))
+        for number in range(2, versions + 1):
+            response = upload(browser(app, people["client"]),
+                              f"/cases/{case.uuid}/documents/{first.document.uuid}/versions",
+                              [(f"doc{versions}.pdf", [real_pdf(1, f"v{versions}.{number}")])])
+            assert response.status_code in (302, 303)
+        url = f"/cases/{case.uuid}/documents/{first.document.uuid}"
+        assert lawyer.get(url).text.count("Open the preview") == versions
+        counts[versions] = statements_during(lambda page=url: lawyer.get(page))
+    assert counts[1] == counts[4], counts

@@ -19,7 +19,8 @@ from sqlalchemy import or_, select, update
 from portal import audit, jobs, vault
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import Case, DocumentVersion, RequestState, Role, ScanState, User
+from portal.models import (Case, DocumentVersion, ObjectState, RequestState, Role, ScanState,
+                           StoredObject, User)
 from portal.models.types import utcnow
 from portal.scanning import clamav
 from portal.vault import IntegrityFailure
@@ -114,17 +115,14 @@ def rescan(since: datetime) -> int:
     many were queued."""
     from portal.scanning import tasks
     ids = db.session.scalars(
-        select(DocumentVersion.id).where(DocumentVersion.uploaded_at >= since,
-                                         DocumentVersion.scan_state != ScanState.INFECTED)
+        select(DocumentVersion.id).join(DocumentVersion.stored_object)
+        .where(DocumentVersion.uploaded_at >= since,
+               DocumentVersion.scan_state != ScanState.INFECTED,
+               StoredObject.state == ObjectState.STORED)
         .order_by(DocumentVersion.id)).all()
-    queued = 0
     for version_id in ids:
-        version = db.session.get(DocumentVersion, version_id)
-        if version.stored:
-            tasks.scan(version_id)
-            queued += 1
-        db.session.expunge(version)
-    return queued
+        tasks.scan(version_id)
+    return len(ids)
 
 
 def sweep() -> int:
