@@ -77,6 +77,11 @@ class Config:
     # Previews (images and the first pages of PDFs, PNG pixels only) are made in a
     # sandboxed process with these limits; "off" makes none.
     PREVIEWS = (env("PREVIEWS") or "on").strip().lower()
+    # The firm's seal on signed copies: a PEM certificate and its unencrypted PEM
+    # private key (readable by the app only). ``make run`` makes a self-signed pair
+    # under instance/; production refuses to start without a usable pair.
+    SIGNING_CERT = env("SIGNING_CERT")
+    SIGNING_KEY = env("SIGNING_KEY")
     PREVIEW_MEMORY_MB = env_int("PREVIEW_MEMORY_MB", 1024)
     PREVIEW_CPU_SECONDS = env_int("PREVIEW_CPU_SECONDS", 20)
 

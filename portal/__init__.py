@@ -12,6 +12,7 @@ import config as settings
 from portal import (crypto, errors, firm, forms_common, i18n, jobs, notify, proxies, security,
                     storage)
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
+from portal.signing.seal import make_self_signed, seal_key_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,6 +73,9 @@ def _refuse_unsafe(app: Flask) -> None:
     firm_problem = firm.profile_problem(app.config)
     if firm_problem:
         problems.append(firm_problem)
+    seal_problem = seal_key_problem(app.config["SIGNING_CERT"], app.config["SIGNING_KEY"])
+    if seal_problem:
+        problems.append(seal_problem)
     if problems:
         raise RuntimeError("Refusing to start in production: " + "; ".join(problems))
 
@@ -96,6 +100,13 @@ def _development_defaults(app: Flask) -> None:
             key_file.write_text(secrets.token_urlsafe(48))
             key_file.chmod(0o600)
         app.config["SECRET_KEY"] = key_file.read_text().strip()
+    if not (app.config["SIGNING_CERT"] or app.config["SIGNING_KEY"]):
+        cert, key = instance / "signing_cert.pem", instance / "signing_key.pem"
+        if not (cert.exists() and key.exists()):
+            # Says so at start-up (portal.dev.server): fine for a demo, never for a firm.
+            make_self_signed(cert, key, common_name=f"{app.config['FIRM_NAME']} (self-signed, "
+                                                    "development)")
+        app.config.update(SIGNING_CERT=str(cert), SIGNING_KEY=str(key), SIGNING_SELF_SIGNED=True)
     if not app.config["MASTER_KEY"]:
         key_file = Path(app.instance_path) / "master_key"
         if not key_file.exists():
@@ -115,12 +126,14 @@ def _register_blueprints(app: Flask) -> None:
     from portal.health import bp as health_bp
     from portal.messages.routes import bp as messages_bp
     from portal.previews.routes import bp as previews_bp
+    from portal.questionnaires.routes import bp as questionnaires_bp
     from portal.requests.routes import bp as requests_bp
     from portal.scanning.routes import bp as scanning_bp
+    from portal.signing.routes import bp as signing_bp
     from portal.uploads.routes import bp as uploads_bp
     from portal.uscis.routes import bp as uscis_bp
 
     for blueprint in (auth_bp, cases_bp, evidence_bp, requests_bp, uscis_bp, agenda_bp,
                       messages_bp, uploads_bp, admin_bp, audit_trail_bp, health_bp, firm_bp,
-                      scanning_bp, previews_bp):
+                      scanning_bp, previews_bp, questionnaires_bp, signing_bp):
         app.register_blueprint(blueprint)

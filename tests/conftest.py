@@ -26,6 +26,7 @@ from portal.dev.embedded_s3 import EmbeddedS3, free_port
 from portal.extensions import db as _db
 from portal.models import Case, CaseFlag, CaseMembership, Role, User
 from portal.models.case import CaseRole
+from tests.sealing import seal_files
 
 PASSWORD = "quiet-otter-mountain-river-7"
 
@@ -116,7 +117,7 @@ def base_config(s3_server, database_url, smtp_server):
     config = {**s3_server.app_config(), "SQLALCHEMY_DATABASE_URI": database_url,
               "MASTER_KEY": generate_master_key(),
               "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_server.port,
-              "BASE_URL": "http://portal.test"}
+              "BASE_URL": "http://portal.test", **seal_files()}
     app = create_app("testing", config)
     with app.app_context():
         upgrade()

@@ -27,7 +27,7 @@ CASES_PACKAGE = Path(__file__).resolve().parent.parent / "portal" / "cases"
 # The features the case page gathers: they build on portal.cases, never the reverse.
 FEATURES_ABOVE = ("portal.requests", "portal.uscis", "portal.messages", "portal.evidence",
                   "portal.agenda", "portal.audit_trail", "portal.admin")
-FIRM_SECTIONS = ("overview", "requests", "uscis", "people", "documents", "messages", "timeline")
+FIRM_SECTIONS = ("overview", "requests", "questionnaires", "signatures", "uscis", "people", "documents", "messages", "timeline")
 
 
 def signed_in(app, user):

@@ -15,6 +15,7 @@ from portal import create_app
 from portal.dev import demo
 from portal.crypto import generate_master_key
 from portal.extensions import db
+from tests.sealing import seal_files
 
 ROOT = portal.ROOT
 
@@ -23,7 +24,7 @@ COMPLETE = {"SECRET_KEY": "x" * 40, "SQLALCHEMY_DATABASE_URI": "sqlite://",
             "S3_ENDPOINT_URL": "https://s3.example.org", "S3_ACCESS_KEY_ID": "a",
             "S3_SECRET_ACCESS_KEY": "b", "S3_BUCKET": "c", "MAIL_SERVER": "smtp.example.org",
             "BASE_URL": "https://portal.example.org", "REDIS_URL": "redis://127.0.0.1:6379/15",
-            "JOBS_IMMEDIATE": False, "CLAMD_SOCKET": "/run/clamav/clamd.ctl"}
+            "JOBS_IMMEDIATE": False, "CLAMD_SOCKET": "/run/clamav/clamd.ctl", **seal_files()}
 
 
 def refusal(**changes) -> str:

@@ -20,7 +20,9 @@ from pathlib import Path
 from flask_babel import LazyString, gettext, lazy_gettext
 
 HERE = Path(__file__).parent
-TRANSLATABLE = ("name", "title", "next", "todo", "instructions")
+# Questionnaires (``questionnaires/*.toml``) add their intros, labels, help and row names.
+TRANSLATABLE = ("name", "title", "next", "todo", "instructions", "intro", "label", "help",
+                "item_label")
 
 
 STEP, DETOUR, ENDING = "step", "detour", "ending"

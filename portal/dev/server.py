@@ -104,6 +104,11 @@ def main() -> None:
                 print("Second factor: the demo firm may sign in without one; production sends "
                       "admins, attorneys and staff to set one up first (Settings > Sign-in "
                       "security shows the set-up pages).", flush=True)
+            if app.config.get("SIGNING_SELF_SIGNED"):
+                print(f"Signed copies are sealed with a self-signed certificate made for this "
+                      f"demo ({app.config['SIGNING_CERT']}); PDF readers show the seal as not "
+                      "trusted. Set PORTAL_SIGNING_CERT and PORTAL_SIGNING_KEY to the firm's "
+                      "own.", flush=True)
         print("Starting a job consumer (mail is sent by it) ...", flush=True)
         consumer = start_consumer(app)
         print(f"\nThe portal is at {base_url}  (Ctrl-C stops it)\n", flush=True)

@@ -8,7 +8,8 @@ from portal.models.invitation import Invitation
 from portal.models.message import CaseMute, Message, MessageThread, ThreadNotice, ThreadRead
 from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.password_reset import PasswordReset
-from portal.models.request import DocumentRequest, RequestReminder, RequestState
+from portal.models.request import (DocumentRequest, QuestionnaireResponse, RequestReminder,
+                                   RequestState)
 from portal.models.stored_object import ObjectState, Purpose, StoredObject
 from portal.models.tracking import (CalendarFeed, CaseDeadline, DeadlineKind, ExpediteOutcome,
                                     ExpediteRequest, ParoleReminder, ReferenceCounter)
@@ -20,7 +21,7 @@ __all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseMute", "Ca
            "EncryptionKeyset", "ExpediteOutcome", "ExpediteRequest", "Invitation", "Message",
            "MessageThread", "ObjectState",
            "OutboxMessage", "OutboxState", "ParoleReminder", "Passkey", "PasswordReset", "Preview",
-           "PreviewState", "Purpose", "ScanState",
+           "PreviewState", "Purpose", "QuestionnaireResponse", "ScanState",
            "RecoveryCode", "ReferenceCounter", "RequestReminder", "RequestState", "ResumableUpload",
            "Role", "StoredObject", "UploadPiece", "UploadState",
            "ThreadNotice", "ThreadRead", "TimelineEvent", "User", "UserSession", "VersionStatus"]

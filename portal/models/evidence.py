@@ -129,7 +129,8 @@ class DocumentVersion(db.Model):
     status_changed_by: Mapped[User | None] = relationship(foreign_keys=[status_changed_by_id])
     # Joined: every page that lists versions shows their size and type.
     stored_object: Mapped[StoredObject] = relationship(lazy="joined")
-    request: Mapped[DocumentRequest | None] = relationship(back_populates="versions")
+    request: Mapped[DocumentRequest | None] = relationship(back_populates="versions",
+                                                           foreign_keys=[request_id])
     previews: Mapped[list[Preview]] = relationship(back_populates="version",
                                                    order_by="Preview.page")
 

@@ -13,7 +13,8 @@ from sqlalchemy import Select, func, select
 
 from portal.cases.permissions import visible_cases
 from portal.extensions import db
-from portal.models import Case, DocumentRequest, DocumentVersion, RequestState, User
+from portal.models import (Case, DocumentRequest, DocumentVersion, QuestionnaireResponse,
+                           RequestState, User)
 from portal.models.request import OWED_STATES
 from portal.requests import services
 
@@ -62,15 +63,20 @@ def _with_case_and_addressee(*columns) -> Select:
 
 
 def to_review(user: User) -> list[ReviewItem]:
-    """Submitted requests in the cases ``user`` may open, the one waiting
-    longest (by its newest upload) first."""
-    waiting_since = func.max(DocumentVersion.uploaded_at)
+    """Submitted requests in the cases ``user`` may open (a file, or a
+    questionnaire's answers), the one waiting longest (by its newest upload,
+    or when the answers were sent) first."""
+    waiting_since = func.coalesce(func.max(DocumentVersion.uploaded_at),
+                                  func.max(QuestionnaireResponse.updated_at))
     rows = db.session.execute(
         _with_case_and_addressee(waiting_since)
-        .join(DocumentVersion, DocumentVersion.request_id == DocumentRequest.id)
+        .outerjoin(DocumentVersion, DocumentVersion.request_id == DocumentRequest.id)
+        .outerjoin(QuestionnaireResponse,
+                   QuestionnaireResponse.request_id == DocumentRequest.id)
         .where(DocumentRequest.state == RequestState.SUBMITTED,
                DocumentRequest.case_id.in_(_visible_case_ids(user)))
         .group_by(DocumentRequest.id, Case.id, User.id)
+        .having(waiting_since.is_not(None))
         .order_by(waiting_since, DocumentRequest.id)).all()
     # Each request's newest file, in one more query (versions only grow, so the highest id).
     newest = {version.request_id: version for version in db.session.scalars(

@@ -23,6 +23,7 @@ from portal.evidence.routes import receive_upload, upload_form_context
 from portal.extensions import csrf, db
 from portal.models import Case, DocumentRequest, RequestState, User
 from portal.models.case import CaseRole
+from portal.models.request import DOCUMENT
 from portal.requests import checklist, queue, services
 from portal.requests.forms import ChecklistForm, DecisionForm, RequestForm
 from portal.requests.permissions import (can_review, can_upload_to, get_request_or_404,
@@ -50,12 +51,13 @@ def review_section(case: Case, user: User, page: Mapping) -> dict | None:
         return None
     form = RequestForm(formdata=None)
     form.addressee.choices = _addressees(case)
-    requests = visible_requests(user, case, with_files=True)
+    # Questionnaires and signatures have sections of their own.
+    requests = [r for r in visible_requests(user, case, with_files=True) if r.kind == DOCUMENT]
     # The reason of a rejection, for each request with a file to decide on.
     decisions = {r.uuid: distinct_ids(f"request-{r.uuid}", {
         "decision": DecisionForm(formdata=None)})["decision"]
         for r in requests if r.state is RequestState.SUBMITTED}
-    return {"request_labels": services.STATE_LABELS,
+    return {"request_label": services.state_label,
             "is_overdue": lambda r: services.is_overdue(r, user),
             "review_requests": requests,
             "request_form": distinct_ids("request", {"new": form})["new"],
@@ -82,12 +84,13 @@ def needed_section(case: Case, user: User, page: Mapping) -> dict | None:
         return None
     requests = visible_requests(user, case)
     mine = [r for r in requests if can_upload_to(user, case, r)]
-    return {"request_labels": services.STATE_LABELS,
+    return {"request_label": services.state_label,
             "is_overdue": lambda r: services.is_overdue(r, user),
             "needed_requests": sorted((r for r in mine if r.is_owed), key=_most_pressing(user)),
             "done_requests": [r for r in mine if not r.is_owed],
             "other_requests": [r for r in requests if r not in mine],
-            "uploads": upload_form_context(case) if any(r.is_open for r in mine) else None,
+            "uploads": (upload_form_context(case)
+                        if any(r.is_open and r.kind == DOCUMENT for r in mine) else None),
             "completeness": (services.completeness(case)
                              if page["case_role"] == CaseRole.CLIENT.value else None)}
 
@@ -249,7 +252,7 @@ def answer_request(case_uuid: str, request_uuid: str):
         "requests/answer.html", case=case, req=document_request,
         versions=[v for v in document_request.versions
                   if can_see_version(current_user, case, v)],
-        request_labels=services.STATE_LABELS,
+        request_label=services.state_label,
         overdue=services.is_overdue(document_request, current_user),
         **upload_form_context(case))
 
@@ -292,7 +295,7 @@ def decide_request(case_uuid: str, request_uuid: str):
         flash(error.message, "error")
     else:
         flash(_("The request is now %(state)s.",
-                state=services.STATE_LABELS[document_request.state]), "success")
+                state=services.state_label(document_request)), "success")
     return _back(case)
 
 

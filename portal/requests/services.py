@@ -24,7 +24,7 @@ from portal.extensions import db
 from portal.i18n import today_for
 from portal.models import Case, DocumentRequest, DocumentVersion, RequestState, TimelineEvent, User
 from portal.models.case import CaseRole
-from portal.models.request import OPEN_STATES
+from portal.models.request import DOCUMENT, OPEN_STATES, QUESTIONNAIRE, SIGNATURE
 from portal.models.types import utcnow
 from portal.requests.permissions import can_review, can_upload_to
 
@@ -35,7 +35,23 @@ STATE_LABELS = {
     RequestState.ACCEPTED: _l("accepted"),
     RequestState.REJECTED: _l("a new upload is needed"),
     RequestState.WAIVED: _l("no longer needed"),
+    RequestState.DECLINED: _l("declined"),
 }
+# Where a questionnaire's or a signature's state reads differently.
+KIND_LABELS = {
+    (QUESTIONNAIRE, RequestState.REQUESTED): _l("waiting for answers"),
+    (QUESTIONNAIRE, RequestState.SUBMITTED): _l("answers received, to be reviewed"),
+    (QUESTIONNAIRE, RequestState.REJECTED): _l("some answers need correcting"),
+    (QUESTIONNAIRE, RequestState.ACCEPTED): _l("answers accepted"),
+    (SIGNATURE, RequestState.REQUESTED): _l("waiting for a signature"),
+    (SIGNATURE, RequestState.ACCEPTED): _l("signed"),
+}
+
+
+def state_label(document_request: DocumentRequest) -> str:
+    """The request's state in the reader's words, for its kind."""
+    key = (document_request.kind, document_request.state)
+    return str(KIND_LABELS.get(key, STATE_LABELS[document_request.state]))
 
 # decision -> (states it may be taken from, state it leads to)
 DECISIONS = {
@@ -43,6 +59,13 @@ DECISIONS = {
     "reject": ((RequestState.SUBMITTED,), RequestState.REJECTED),
     "waive": (OPEN_STATES, RequestState.WAIVED),
     "reopen": ((RequestState.ACCEPTED, RequestState.WAIVED), RequestState.REQUESTED),
+}
+# A questionnaire's answers are reviewed on their own page, and a signature
+# is the person's act: neither is accepted or rejected here, and a signed
+# document is not asked again (a declined one may be).
+OTHER_KINDS_DECISIONS = {
+    "waive": (OPEN_STATES, RequestState.WAIVED),
+    "reopen": ((RequestState.WAIVED, RequestState.DECLINED), RequestState.REQUESTED),
 }
 
 
@@ -79,8 +102,8 @@ def _client_language(case: Case) -> str:
     return "en"
 
 
-def _event(actor: User, case: Case, document_request: DocumentRequest, kind: str,
-           client_text, internal_note: str = "") -> None:
+def record_event(actor: User, case: Case, document_request: DocumentRequest, kind: str,
+                 client_text, internal_note: str = "") -> None:
     """A timeline event. ``client_text`` is a callable giving the sentence
     the client reads, rendered in the client's language, or None when the
     event is the firm's alone (a sponsor's request: the client is not told
@@ -94,7 +117,7 @@ def _event(actor: User, case: Case, document_request: DocumentRequest, kind: str
                                  client_visible=bool(text)))
 
 
-def _case_link(case: Case) -> str:
+def case_link(case: Case) -> str:
     return notify.link(f"/cases/{case.uuid}")
 
 
@@ -163,7 +186,7 @@ def send_requests(actor: User, case: Case, items: list[NewRequest], move_to: str
                      required=document_request.required)
     _announce(actor, case, created)
     for addressee in {r.addressee.id: r.addressee for r in created}.values():
-        notify.queue_request_new(addressee.email, addressee.language, _case_link(case))
+        notify.queue_request_new(addressee.email, addressee.language, case_link(case))
     if move_to is None:
         db.session.commit()
         return created
@@ -194,8 +217,8 @@ def _announce(actor: User, case: Case, created: list[DocumentRequest]) -> None:
         text = lambda: ngettext("Your attorney asked for %(num)d document.",  # noqa: E731
                                 "Your attorney asked for %(num)d documents.", len(to_client))
     note = "; ".join(f"{r.title!r} to {r.addressee.name}" for r in created)
-    _event(actor, case, to_client[0] if to_client else created[0], "request.created",
-           text if to_client else None, f"Requested: {note}.")
+    record_event(actor, case, to_client[0] if to_client else created[0], "request.created",
+                 text if to_client else None, f"Requested: {note}.")
 
 
 def create_request(actor: User, case: Case, *, addressee: User, title: str, instructions: str,
@@ -212,7 +235,7 @@ def check_upload(actor: User, case: Case, document_request: DocumentRequest) -> 
         raise RequestClosed(_l("This request is addressed to someone else."))
     if not document_request.is_open:
         raise RequestClosed(_l("This request is %(state)s, so it takes no more files.",
-                               state=STATE_LABELS[document_request.state]))
+                               state=state_label(document_request)))
 
 
 def record_submission(actor: User, case: Case, document_request: DocumentRequest,
@@ -237,11 +260,11 @@ def record_submission(actor: User, case: Case, document_request: DocumentRequest
                  version=str(version.uuid))
     if previous is not RequestState.SUBMITTED:
         # Translators: a timeline entry; %(title)s is the attorney's title of the request.
-        _event(actor, case, document_request, "request.submitted",
-               lambda: _("A file was sent for the request %(title)s.",
-                         title=document_request.display_title))
+        record_event(actor, case, document_request, "request.submitted",
+                     lambda: _("A file was sent for the request %(title)s.",
+                               title=document_request.display_title))
         for member in attorney_team(case):
-            notify.queue_request_submitted(member.email, member.language, _case_link(case))
+            notify.queue_request_submitted(member.email, member.language, case_link(case))
 
 
 def _conflict(actor: User, case: Case, document_request: DocumentRequest, decision: str) -> None:
@@ -264,12 +287,13 @@ def decide(actor: User, case: Case, document_request: DocumentRequest, decision:
     or a newer file arrived than the one seen (a decision is on a file)."""
     if not can_review(actor, case):
         raise ServiceError(_l("You do not have permission to do that."))
-    if decision not in DECISIONS:
+    decisions = DECISIONS if document_request.kind == DOCUMENT else OTHER_KINDS_DECISIONS
+    if decision not in decisions:
         raise ServiceError(_l("Please choose what to do with this request."))
     reason = reason.strip()
     if decision == "reject" and not reason:
         raise ServiceError(_l("Please say why the file is rejected: the person will read it."))
-    sources, target = DECISIONS[decision]
+    sources, target = decisions[decision]
     newest = str(document_request.versions[-1].uuid) if document_request.versions else ""
     if decision == "accept" and document_request.versions \
             and not document_request.versions[-1].scan_state.cleared:
@@ -292,7 +316,7 @@ def decide(actor: User, case: Case, document_request: DocumentRequest, decision:
         db.session.refresh(document_request)
         _conflict(actor, case, document_request, decision)
         raise DecisionConflict(_l("This request is now %(state)s; nothing was changed.",
-                                  state=STATE_LABELS[document_request.state]),
+                                  state=state_label(document_request)),
                                document_request.state)
     title = document_request.display_title  # read in the client's language below
     texts = {
@@ -302,13 +326,13 @@ def decide(actor: User, case: Case, document_request: DocumentRequest, decision:
         "waive": lambda: _("The document %(title)s is no longer needed.", title=title),
         "reopen": lambda: _("Your attorney asked again for %(title)s.", title=title),
     }
-    _event(actor, case, document_request, f"request.{decision}", texts[decision],
-           f"Reason: {reason}" if reason else "")
+    record_event(actor, case, document_request, f"request.{decision}", texts[decision],
+                 f"Reason: {reason}" if reason else "")
     audit.record(f"request.{decision}", actor=actor, case=case,
                  target=str(document_request.uuid), reason=reason or None)
     addressee = document_request.addressee
     if decision in ("reject", "reopen"):
-        notify.queue_request_returned(addressee.email, addressee.language, _case_link(case))
+        notify.queue_request_returned(addressee.email, addressee.language, case_link(case))
     db.session.commit()
     db.session.refresh(document_request)
     return document_request
@@ -331,7 +355,8 @@ def completeness_by_case(case_ids: list[int]) -> dict[int, Completeness]:
         select(DocumentRequest.case_id,
                func.count().filter(DocumentRequest.state == RequestState.ACCEPTED), func.count())
         .where(DocumentRequest.case_id.in_(case_ids), DocumentRequest.required.is_(True),
-               DocumentRequest.state != RequestState.WAIVED)
+               DocumentRequest.kind == DOCUMENT,
+               DocumentRequest.state.not_in((RequestState.WAIVED, RequestState.DECLINED)))
         .group_by(DocumentRequest.case_id))
     return {case_id: Completeness(accepted, required) for case_id, accepted, required in rows}
 

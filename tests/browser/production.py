@@ -17,6 +17,7 @@ from portal.extensions import db
 from portal.models import Case, CaseMembership, Role, User
 from portal.models.case import CaseRole
 from tests.browser import signin
+from tests.sealing import seal_files
 
 
 def redis_url() -> str:
@@ -36,7 +37,7 @@ def settings(database_url: str, s3_server, smtp_server, base_url: str) -> dict:
             # An open thread asks for new messages this often (seconds): quick, for the test.
             "MESSAGE_POLL_SECONDS": 2,
             # The demo firm's face, checked by production at start-up as an operator's is.
-            "FIRM_PROFILE": str(demo.FIRM_PROFILE)}
+            "FIRM_PROFILE": str(demo.FIRM_PROFILE), **seal_files()}
 
 
 def environment(values: dict) -> dict[str, str]:
