@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from portal.auth import reset
 from portal.dev.embedded_s3 import free_port
 from portal.errors import ServiceError
+from portal.questionnaires import services as questionnaires
 from portal.extensions import db
 from portal.models import (AuditEvent, DocumentRequest, DocumentVersion, Invitation, OutboxMessage,
                            PasswordReset, RequestState, Role, User)
@@ -74,7 +75,14 @@ def test_seed_demo_creates_the_demo_firm_once(runner):
     # A newcomer sees the request workflow at once: one request in every state,
     # the answered ones with real files in the store; the seed sends no mail.
     states = set(db.session.scalars(select(DocumentRequest.state)))
-    assert states == set(RequestState)
+    assert states == set(RequestState) - {RequestState.DECLINED}  # nobody refused to sign
+    # The first case's intake: the questionnaire half answered, the letter waiting to be signed.
+    questionnaire = db.session.scalar(select(DocumentRequest).where(
+        DocumentRequest.kind == "questionnaire"))
+    done = questionnaires.read(questionnaires.response_of(questionnaire))["done"]
+    assert questionnaire.state is RequestState.REQUESTED and len(done) == 3
+    letter = db.session.scalar(select(DocumentRequest).where(DocumentRequest.kind == "signature"))
+    assert letter.state is RequestState.REQUESTED and letter.sign_version.downloadable
     answered = db.session.scalars(select(DocumentVersion).where(
         DocumentVersion.request_id.is_not(None))).all()
     assert len(answered) == 3 and all(v.downloadable for v in answered)

@@ -26,8 +26,10 @@ from tests.uploads import PDF, flashes, upload
 CASES_PACKAGE = Path(__file__).resolve().parent.parent / "portal" / "cases"
 # The features the case page gathers: they build on portal.cases, never the reverse.
 FEATURES_ABOVE = ("portal.requests", "portal.uscis", "portal.messages", "portal.evidence",
-                  "portal.agenda", "portal.audit_trail", "portal.admin")
-FIRM_SECTIONS = ("overview", "requests", "questionnaires", "signatures", "uscis", "people", "documents", "messages", "timeline")
+                  "portal.agenda", "portal.audit_trail", "portal.admin", "portal.questionnaires",
+                  "portal.signing")
+FIRM_SECTIONS = ("overview", "requests", "questionnaires", "signatures", "uscis", "people",
+                 "documents", "messages", "timeline")
 
 
 def signed_in(app, user):

@@ -54,8 +54,15 @@ class AgendaItem:
     def label(self) -> str:
         """What it is, for the signed-in firm: a document by its request's title."""
         if self.kind == "document" and self.document_request is not None:
+            title, kind = self.document_request.display_title, self.document_request.kind
+            if kind == "questionnaire":
+                # Translators: an agenda item; %(title)s is the title of a questionnaire.
+                return _("Answers due: %(title)s", title=title)
+            if kind == "signature":
+                # Translators: an agenda item; %(title)s is the title of a document to sign.
+                return _("Signature due: %(title)s", title=title)
             # Translators: an agenda item; %(title)s is the title of the document request.
-            return _("Document due: %(title)s", title=self.document_request.display_title)
+            return _("Document due: %(title)s", title=title)
         return str(LABELS[self.kind])
 
     @property

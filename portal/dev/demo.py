@@ -141,6 +141,7 @@ def seed() -> bool:
     ])
     db.session.commit()
     seed_requests(users, cases[CASES[0][0]])
+    seed_intake(users, cases[CASES[0][0]])
     return True
 
 
@@ -181,8 +182,9 @@ def _demo_pdf(name: str) -> bytes:
     return bytes(document.output())
 
 
-def _upload(user: User, case: Case, document_request, filename: str) -> None:
-    """Store a small PDF through the vault as ``user``'s answer to the request."""
+def _upload(user: User, case: Case, document_request, filename: str):
+    """Store a small PDF through the vault as ``user``'s answer to the
+    request (or, without one, as a document of the case); returns its version."""
     from portal import vault
     from portal.evidence.services import limits
     from portal.models import Document, DocumentVersion, Purpose, ScanState
@@ -201,12 +203,14 @@ def _upload(user: User, case: Case, document_request, filename: str) -> None:
     db.session.flush()
     if version.scan_state is not ScanState.SCANNING:
         scanning.after_recording(version)  # stored unscanned: its previews
-    record_submission(user, case, document_request, version)
+    if document_request is not None:
+        record_submission(user, case, document_request, version)
     db.session.commit()
     if version.scan_state is ScanState.SCANNING:
         # Scanned now, not by a job: the seed goes on to accept some of these files,
         # which the firm may do only once the scanner has cleared them.
         scanning.scan(version.id)
+    return version
 
 
 def seed_requests(users: dict[str, User], case: Case) -> None:
@@ -226,6 +230,50 @@ def seed_requests(users: dict[str, User], case: Case) -> None:
             _upload(users[key], case, document_request, filename)
         if decision:
             requests.decide(attorney, case, document_request, decision, reason)
+    db.session.execute(delete(OutboxMessage))
+    db.session.commit()
+
+
+# The first three sections of the beneficiary's questionnaire, as Ana answered
+# them for her mother: the rest is still to do.
+INTAKE_ANSWERS = {
+    "identity": {"q-family_name": "Morales Díaz", "q-given_names": "Rosa Elena",
+                 "q-date_of_birth": "1958-03-14", "q-city_of_birth": "Maracaibo",
+                 "q-country_of_birth": "VE", "q-citizenship": "VE", "q-sex": "female",
+                 "q-marital_status": "widowed"},
+    "passport": {"q-has_passport": "yes", "q-passport_number": "154873266",
+                 "q-passport_country": "VE", "q-passport_issued": "2019-06-02",
+                 "q-passport_expires": "2029-06-01"},
+    "contact": {"q-home_address-street": "Avenida 5 de Julio, Edificio Lago, apto. 4B",
+                "q-home_address-city": "Maracaibo", "q-home_address-region": "Zulia",
+                "q-home_address-country": "VE", "q-mail_at_home": "yes",
+                "q-phone": "+58 261 555 0142"},
+}
+
+
+def seed_intake(users: dict[str, User], case: Case) -> None:
+    """The first case's intake: the beneficiary's questionnaire half
+    answered by the client, and the engagement letter waiting for her
+    signature, made through the real services."""
+    from werkzeug.datastructures import MultiDict
+
+    from portal.models import OutboxMessage
+    from portal.questionnaires import services as questionnaires
+    from portal.questionnaires.definitions import get_questionnaire
+    from portal.signing import services as signing
+
+    attorney, client = case.assigned_attorney, users["client"]
+    questionnaire = get_questionnaire("hp_beneficiary")
+    request = questionnaires.send(attorney, case, questionnaire, client,
+                                  date.today() + timedelta(days=5))
+    for key, answers in INTAKE_ANSWERS.items():
+        result = questionnaires.save_section(client, case, request, questionnaire.section(key),
+                                             MultiDict(answers), None)
+        if result.errors:  # the definition changed: the demo must follow it
+            raise RuntimeError(f"demo answers to {key} refused: {result.errors}")
+    letter = _upload(attorney, case, None, "carta-de-compromiso.pdf")
+    signing.ask(attorney, case, client, letter, "Carta de compromiso (engagement letter)",
+                date.today() + timedelta(days=3))
     db.session.execute(delete(OutboxMessage))
     db.session.commit()
 

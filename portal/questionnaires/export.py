@@ -53,8 +53,9 @@ def _machine_value(question: Question, value):
 
 
 def as_json(questionnaire: Questionnaire, req: DocumentRequest, case: Case, data: dict) -> dict:
-    """``items``: each USCIS form item with its answer (a group's field items
-    as lists, one value per row); ``answers``: every answer by question key,
+    """``items``: each USCIS form item with the answers that fill it, by
+    question (a name item has a family name, given names...; a group's
+    field as ``group.field``, a list with one value per row); ``answers``: every answer by question key,
     with its English label and item."""
     answers, items = {}, {}
     for question in questionnaire.questions().values():
@@ -64,10 +65,12 @@ def as_json(questionnaire: Questionnaire, req: DocumentRequest, case: Case, data
         answers[question.key] = {"label": question.source_label, "form_item": question.form_item,
                                  "value": _machine_value(question, value)}
         if question.form_item and not question.is_group:
-            items[question.form_item] = _machine_value(question, value)
+            items.setdefault(question.form_item, {})[question.key] = _machine_value(question,
+                                                                                    value)
         for field in question.fields:
             if field.form_item:
-                items[field.form_item] = [row.get(field.key) for row in value or []]
+                items.setdefault(field.form_item, {})[f"{question.key}.{field.key}"] = [
+                    row.get(field.key) for row in value or []]
     return {"questionnaire": questionnaire.key, "case": case.reference,
             "answered_by": req.addressee.name, "state": req.state.value,
             "exported_at": utcnow().isoformat(), "items": items, "answers": answers}

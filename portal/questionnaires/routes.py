@@ -35,6 +35,7 @@ from portal.requests import services as requests
 from portal.requests.permissions import can_review, visible_requests
 
 bp = Blueprint("questionnaires", __name__)
+bp.add_app_template_global(answer_text, "answer_text")
 
 
 def send_choices(case: Case) -> list[tuple[str, str]]:
@@ -135,7 +136,7 @@ def _section_view(case, req, questionnaire, section, response, data, editable, *
         corrections=data["corrections"], editable=editable, version=response.version,
         countries=country_choices(get_locale()), address_parts=ADDRESS_PARTS,
         is_shown=is_shown, done=data["done"], hints=_condition_hints(section),
-        answer_text=answer_text, today_iso=today_for(current_user).isoformat()), status
+        today_iso=today_for(current_user).isoformat()), status
 
 
 def _condition_hints(section: QuestionnaireSection) -> dict[str, str]:
