@@ -15,6 +15,7 @@ from portal import create_app
 from portal.dev import demo
 from portal.crypto import generate_master_key
 from portal.extensions import db
+from portal.signing.seal import make_self_signed, seal_key_problem
 from tests.sealing import seal_files
 
 ROOT = portal.ROOT
@@ -136,3 +137,21 @@ def test_production_never_loads_dev_only_code():
                             text=True, env={**os.environ, "PORTAL_ENV": "production"})
     assert result.returncode == 0, result.stderr
     assert "seed-demo" in create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://"}).cli.commands
+
+
+def test_production_refuses_to_start_without_a_usable_signing_seal(tmp_path):
+    assert "PORTAL_SIGNING_CERT" in refusal(SIGNING_CERT=None, SIGNING_KEY=None)
+    other_cert, other_key = tmp_path / "other.pem", tmp_path / "other-key.pem"
+    make_self_signed(other_cert, other_key, common_name="Someone else")
+    # A certificate with another certificate's key is no seal.
+    assert "PORTAL_SIGNING" in refusal(SIGNING_KEY=str(other_key))
+
+
+def test_development_makes_a_self_signed_seal_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.delenv("PORTAL_SIGNING_CERT", raising=False)
+    monkeypatch.delenv("PORTAL_SIGNING_KEY", raising=False)
+    app = create_app("development", {"SQLALCHEMY_DATABASE_URI": "sqlite://",
+                                     "SECRET_KEY": "x" * 40, "MASTER_KEY": generate_master_key()})
+    assert app.config["SIGNING_SELF_SIGNED"] is True
+    assert seal_key_problem(app.config["SIGNING_CERT"], app.config["SIGNING_KEY"]) is None
+    assert stat.S_IMODE(os.stat(app.config["SIGNING_KEY"]).st_mode) == 0o600
