@@ -23,7 +23,7 @@ from portal.evidence.routes import receive_upload, upload_form_context
 from portal.extensions import csrf, db
 from portal.models import Case, DocumentRequest, RequestState, User
 from portal.models.case import CaseRole
-from portal.models.request import DOCUMENT
+from portal.models.request import DOCUMENT, SIGNATURE
 from portal.requests import checklist, queue, services
 from portal.requests.forms import ChecklistForm, DecisionForm, RequestForm
 from portal.requests.permissions import (can_review, can_upload_to, get_request_or_404,
@@ -83,7 +83,9 @@ def needed_section(case: Case, user: User, page: Mapping) -> dict | None:
     if user.is_firm:
         return None
     requests = visible_requests(user, case)
-    mine = [r for r in requests if can_upload_to(user, case, r)]
+    # A signature is the addressee's own act; anything else a client may answer for a client.
+    mine = [r for r in requests if (r.addressee_id == user.id if r.kind == SIGNATURE
+                                    else can_upload_to(user, case, r))]
     return {"request_label": services.state_label,
             "is_overdue": lambda r: services.is_overdue(r, user),
             "needed_requests": sorted((r for r in mine if r.is_owed), key=_most_pressing(user)),

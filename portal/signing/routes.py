@@ -40,13 +40,17 @@ def _people(case: Case) -> list[tuple[str, str]]:
 
 
 def _documents(case: Case) -> list[tuple[str, str]]:
-    """The newest version of each document of the case that can be signed."""
+    """The newest version of each document of the case that can be signed
+    (two queries, however many documents)."""
     documents = db.session.scalars(db.select(Document).where(Document.case_id == case.id,
                                                              Document.message_id.is_(None))
                                    .options(selectinload(Document.versions))
                                    .order_by(Document.created_at.desc())).all()
-    newest = [d.versions[-1] for d in documents if d.versions]
-    return [(str(v.uuid), v.filename) for v in newest if services.signable(v)]
+    # A signed copy cannot be sealed again: its document offers its original.
+    copies = services.signed_copies(case)
+    newest = [next((v for v in reversed(d.versions) if v.id not in copies), None)
+              for d in documents]
+    return [(str(v.uuid), v.filename) for v in newest if v is not None and services.signable(v)]
 
 
 def firm_section(case: Case, user: User, page: Mapping) -> dict | None:

@@ -28,7 +28,7 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from portal import audit, notify, vault
 from portal.auth import factors, passwords
@@ -81,6 +81,18 @@ def signable(version: DocumentVersion) -> bool:
             and version.content_type == "application/pdf" and version.size <= MOST_BYTES)
 
 
+def signed_copies(case: Case) -> set[int]:
+    """The ids of the case's sealed copies (one query)."""
+    return set(db.session.scalars(select(DocumentRequest.signed_version_id).where(
+        DocumentRequest.case_id == case.id, DocumentRequest.signed_version_id.is_not(None))))
+
+
+def is_signed_copy(version: DocumentVersion) -> bool:
+    """Whether ``version`` is a sealed copy (it cannot be sealed again)."""
+    return db.session.scalar(select(DocumentRequest.id).where(
+        DocumentRequest.signed_version_id == version.id).limit(1)) is not None
+
+
 def ask(actor: User, case: Case, person: User, version: DocumentVersion, title: str,
         due_on: date | None, by_hand: bool = False) -> DocumentRequest:
     """Ask ``person`` to sign ``version`` in the portal, or (``by_hand``) to
@@ -95,6 +107,9 @@ def ask(actor: User, case: Case, person: User, version: DocumentVersion, title: 
     if version.document.case_id != case.id or not signable(version):
         raise ServiceError(_l("Only a PDF of this case that passed the virus check can be "
                               "sent for signing."))
+    if is_signed_copy(version):
+        raise ServiceError(_l("This is a signed copy, sealed against change. Send the "
+                              "original document for another signature."))
     if due_on is not None and due_on < today_for(actor):
         raise ServiceError(_l("The due date is in the past. Please choose a later date."))
     title = title.strip() or PurePath(version.filename).stem
@@ -180,7 +195,10 @@ def sign(actor: User, case: Case, request: DocumentRequest, *, typed_name: str, 
     original = request.sign_version
     if seen_sha256 != request.sign_sha256 or original.sha256 != request.sign_sha256:
         _refuse_changed(actor, case, request)
-    content = b"".join(vault.open(original.stored_object))
+    try:
+        content = b"".join(vault.open(original.stored_object))
+    except vault.IntegrityFailure:  # altered in the store
+        _refuse_changed(actor, case, request)
     if hashlib.sha256(content).hexdigest() != request.sign_sha256:
         _refuse_changed(actor, case, request)
     _claim(request)
