@@ -181,6 +181,12 @@ def test_nobody_but_the_person_and_the_firm_team_reads_the_answers(app, people, 
     # The sponsor's page does not list the client's questionnaire at all.
     assert str(req.uuid) not in signed_in(app, people["sponsor"]).get(
         f"/cases/{case.uuid}").text
+    # The client sees that a sponsor was sent a questionnaire, never the sponsor's answers.
+    supporter = send(app, people, "hp_supporter", to="sponsor")
+    client = signed_in(app, people["client"])
+    for path in ("", "/review", "/sections/identity"):
+        assert client.get(f"/cases/{case.uuid}/questionnaires/{supporter.uuid}{path}"
+                          ).status_code == 404, path
     # A firm member off the case's team does not read it either.
     assert signed_in(app, other_attorney).get(
         f"/cases/{case.uuid}/questionnaires/{req.uuid}/answers").status_code == 404

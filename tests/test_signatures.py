@@ -15,6 +15,7 @@ from pathlib import Path
 import pyotp
 import pypdfium2
 import pytest
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy import func, select, update
 
 from portal.auth import totp
@@ -219,6 +220,21 @@ def test_an_original_altered_in_the_store_is_refused_and_recorded(app, asked):
     assert actions & {"signature.document_changed", "document.integrity_failed"}
 
 
+def test_of_two_signatures_at_once_the_second_is_refused(app, asked):
+    case, req = asked["case"], asked["request"]
+    stale = newest_request()
+    assert sign(asked["signer"], case, req, "Carmen Ríos").status_code == 303
+    versions = count(DocumentVersion)
+    # The other tab loaded the request before the first signature landed.
+    set_committed_value(stale, "state", RequestState.REQUESTED)
+    with pytest.raises(services.AlreadySigned):
+        services.sign(stale.addressee, case, stale, typed_name="Carmen Ríos", consent=True,
+                      seen_sha256=stale.sign_sha256, password=PASSWORD, code="",
+                      session_token=None, address="127.0.0.1", user_agent="test")
+    assert count(DocumentVersion) == versions
+    assert newest_request().state is RequestState.ACCEPTED
+
+
 def test_a_document_is_signed_once(app, asked):
     case, req, client = asked["case"], asked["request"], asked["signer"]
     assert sign(client, case, req, "Carmen Ríos").status_code == 303
@@ -284,6 +300,8 @@ def test_a_second_person_signs_the_original_never_the_sealed_copy(app, asked):
     assert f'value="{original.uuid}"' in offered and f'value="{copy.uuid}"' not in offered
     # The sealed copy is refused when asked for (a seal cannot be sealed again).
     ask(firm, case, asked["sponsor"], copy)
+    with pytest.raises(services.ServiceError, match="signed copy"):
+        services.ask(asked["attorney"], case, asked["sponsor"], copy, "Letter", None)
     assert count(DocumentRequest) == 1
     assert ask(firm, case, asked["sponsor"], original).status_code == 303
     response = sign(signed_in(app, asked["sponsor"]), case, newest_request(), "Sam Patron")
