@@ -12,7 +12,6 @@ import config as settings
 from portal import (crypto, errors, firm, forms_common, i18n, jobs, notify, proxies, security,
                     storage)
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
-from portal.signing.seal import make_self_signed, seal_key_problem
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,6 +72,9 @@ def _refuse_unsafe(app: Flask) -> None:
     firm_problem = firm.profile_problem(app.config)
     if firm_problem:
         problems.append(firm_problem)
+    # Imported here, not at the top: the seal's libraries (pyHanko) load only
+    # when an app is built, so importing a package never pulls in a feature.
+    from portal.signing.seal import seal_key_problem
     seal_problem = seal_key_problem(app.config["SIGNING_CERT"], app.config["SIGNING_KEY"])
     if seal_problem:
         problems.append(seal_problem)
@@ -103,6 +105,7 @@ def _development_defaults(app: Flask) -> None:
     if not (app.config["SIGNING_CERT"] or app.config["SIGNING_KEY"]):
         cert, key = instance / "signing_cert.pem", instance / "signing_key.pem"
         if not (cert.exists() and key.exists()):
+            from portal.signing.seal import make_self_signed
             # Says so at start-up (portal.dev.server): fine for a demo, never for a firm.
             make_self_signed(cert, key, common_name=f"{app.config['FIRM_NAME']} (self-signed, "
                                                     "development)")

@@ -16,12 +16,16 @@ from portal import create_app, notify
 from portal.auth import session_list
 from portal.dev import demo
 from portal.messages import services as messages
+from portal.questionnaires import services as questionnaires
+from portal.questionnaires.definitions import get_questionnaire
+from portal.signing import services as signing
 from portal.requests import services as requests
 from portal.extensions import db
 from portal.models import DocumentVersion, OutboxMessage, OutboxState, Role
 from portal.models import CaseDeadline, DeadlineKind, ExpediteRequest
-from portal.models import Invitation, Message, MessageThread, ResumableUpload, UserSession
+from portal.models import DocumentRequest, Invitation, Message, MessageThread, ResumableUpload, UserSession
 from portal.models.case import CaseRole, UrgencyFlag
+from portal.models.request import QUESTIONNAIRE, SIGNATURE
 from portal.models.types import utcnow
 from tests.conftest import PASSWORD, PortalClient
 from tests.jobs import queued_jobs
@@ -167,6 +171,41 @@ EXPECTED = {
                                                  other_attorney=404, staff=200, admin=200),
     # The firm's queue across its cases; clients and sponsors must not learn it exists.
     ("requests.review_queue", "GET"): outcome(default=200, client=404, sponsor=404),
+    # Questionnaires: the firm sends and reads; only the person asked (the client here)
+    # answers; a sponsor does not learn the client's exists; posted empty, a form is
+    # shown again with its errors.
+    ("questionnaires.send_questionnaire", "POST"): outcome(client=403, sponsor=403,
+                                                           attorney=200, other_attorney=404,
+                                                           staff=200, admin=200),
+    # Where the person left off; the firm goes on to its reading of the answers.
+    ("questionnaires.start", "GET"): outcome(default=302, sponsor=404, other_attorney=404),
+    ("questionnaires.section", "GET"): outcome(default=403, client=200, sponsor=404,
+                                               other_attorney=404),
+    ("questionnaires.section", "POST"): outcome(default=403, client=400, sponsor=404,
+                                                other_attorney=404),
+    ("questionnaires.summary", "GET"): outcome(default=403, client=200, sponsor=404,
+                                               other_attorney=404),
+    ("questionnaires.summary", "POST"): outcome(default=403, client=200, sponsor=404,
+                                                other_attorney=404),
+    ("questionnaires.answers", "GET"): outcome(default=200, client=403, sponsor=404,
+                                               other_attorney=404),
+    ("questionnaires.answers", "POST"): outcome(default=200, client=403, sponsor=404,
+                                                other_attorney=404),
+    ("questionnaires.change", "GET"): outcome(default=200, client=403, sponsor=404,
+                                              other_attorney=404),
+    ("questionnaires.change", "POST"): outcome(default=400, client=403, sponsor=404,
+                                               other_attorney=404),
+    ("questionnaires.download", "GET"): outcome(default=200, client=403, sponsor=404,
+                                                other_attorney=404),
+    # Signatures: the firm asks; only the person asked reads, signs or declines (the
+    # firm reads the request on the case page: 404 here).
+    ("signing.ask", "POST"): outcome(client=403, sponsor=403, attorney=200,
+                                     other_attorney=404, staff=200, admin=200),
+    ("signing.sign", "GET"): outcome(default=404, client=200),
+    ("signing.sign", "POST"): outcome(default=404, client=400),
+    ("signing.decline", "POST"): outcome(default=404, client=303),
+    ("signing.original", "GET"): outcome(default=404, client=200),
+    ("signing.page_image", "GET"): outcome(default=404, client=200),
     # The firm's agenda and its calendar link; clients and sponsors must not learn they exist.
     # Creating the link answers with the one page that shows it.
     ("agenda.show_agenda", "GET"): outcome(default=200, client=404, sponsor=404),
@@ -303,6 +342,10 @@ def world(app, make_user, make_case):
         request = requests.create_request(people["attorney"], case, addressee=people["client"],
                                           title="Passport", instructions="", due_on=None,
                                           required=True)
+    # A questionnaire and a signature request for the client, for the routes of those kinds.
+    questionnaires.send(people["attorney"], case, get_questionnaire("hp_beneficiary"),
+                        people["client"], None)
+    signing.ask(people["attorney"], case, people["client"], version, "Engagement letter", None)
     # A USCIS deadline and an expedite request, for the routes that name one.
     db.session.add_all([CaseDeadline(case=case, kind=DeadlineKind.RFE_RESPONSE,
                                      due_on=date(2026, 9, 1)),
@@ -336,12 +379,19 @@ def test_access_matrix(app, world, role):
     # The client's first session (the uploader's), for the routes that name one.
     session_id = session_list.public_id(db.session.scalar(select(UserSession)
                                                           .order_by(UserSession.id)))
+    # Each kind's routes name a request of that kind.
+    of_kind = {blueprint: str(db.session.scalar(select(DocumentRequest.uuid).where(
+        DocumentRequest.kind == kind))) for blueprint, kind in (
+            ("questionnaires", QUESTIONNAIRE), ("signing", SIGNATURE))}
     failures = []
     for endpoint, method, rule in ROUTES:
+        rule = rule.replace("<request_uuid>", of_kind.get(endpoint.split(".")[0],
+                                                          str(request.uuid)))
         url = (rule.replace("<case_uuid>", str(case.uuid)).replace("<token>", URL_ARGS["token"])
                .replace("<document_uuid>", str(version.document.uuid))
                .replace("<version_uuid>", str(version.uuid))
-               .replace("<request_uuid>", str(request.uuid))
+               .replace("<section_key>", "identity").replace("<question_key>", "family_name")
+               .replace("<fmt>", "json")
                .replace("<deadline_uuid>", str(db.session.scalar(select(CaseDeadline.uuid))))
                .replace("<expedite_uuid>", str(db.session.scalar(select(ExpediteRequest.uuid))))
                .replace("<invitation_uuid>", str(db.session.scalar(
