@@ -392,6 +392,35 @@ def test_the_whole_loop_submit_correct_one_answer_accept_and_change(app, people,
             "questionnaire.accepted", "questionnaire.answer_changed"} <= actions
 
 
+def test_a_reopened_answer_whose_condition_is_locked_is_shown_without_the_script_hint(app,
+                                                                                   people):
+    """A question that applies only after an answer on its page, reopened
+    alone: the locked answer decides on the server, so the page shows the
+    question plainly (no data-shown-if for the script to hide it by)."""
+    req = send(app, people)
+    case, questionnaire = people["case"], get_questionnaire(BENEFICIARY)
+    client, firm = signed_in(app, people["client"]), signed_in(app, people["attorney"])
+    base = f"/cases/{case.uuid}/questionnaires/{req.uuid}"
+    answer_everything(client, case, req)
+    assert client.submit(f"{base}/review", {}).status_code == 303
+    section = next(s for s in questionnaire.sections
+                   if any(q.shown_if and q.shown_if.question in {o.key for o in s.questions}
+                          for q in s.questions))
+    dependent = next(q for q in section.questions if q.shown_if
+                     and q.shown_if.question in {o.key for o in section.questions}
+                     and not q.is_group and q.type == "text")
+    version = db.session.scalar(select(QuestionnaireResponse.version))
+    assert firm.submit(f"{base}/answers", {"version": version, f"fix-{dependent.key}": "1",
+                                           f"note-{dependent.key}": "Check it"}
+                       ).status_code == 303
+    page = client.get(section_url(case, req, section.key)).text
+    assert f'name="q-{dependent.key}"' in page
+    assert "data-shown-if" not in page
+    assert client.submit(section_url(case, req, section.key),
+                         {f"q-{dependent.key}": "X1234567"}).status_code == 303
+    assert stored(req)["answers"][dependent.key] == "X1234567"
+
+
 def test_a_change_without_a_reason_is_refused(app, people):
     req = send(app, people)
     case, questionnaire = people["case"], get_questionnaire(BENEFICIARY)

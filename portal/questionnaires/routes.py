@@ -135,15 +135,17 @@ def _section_view(case, req, questionnaire, section, response, data, editable, *
         values=values, stored=data["answers"], errors=errors or {}, rows=rows,
         corrections=data["corrections"], editable=editable, version=response.version,
         countries=country_choices(get_locale()), address_parts=ADDRESS_PARTS,
-        is_shown=is_shown, done=data["done"], hints=_condition_hints(section),
+        is_shown=is_shown, done=data["done"], hints=_condition_hints(section, editable),
         today_iso=today_for(current_user).isoformat()), status
 
 
-def _condition_hints(section: QuestionnaireSection) -> dict[str, str]:
-    """For a question shown only after an answer on the same page: which
-    answer it depends on (a script hides it until then; without one the
-    hint says when to answer it)."""
-    own = {q.key: q for q in section.questions}
+def _condition_hints(section: QuestionnaireSection, editable: set[str] | None) -> dict[str, str]:
+    """For a question shown only after an answer that can be given on the
+    same page: which answer it depends on (a script hides it until then;
+    without one the hint says when to answer it). A locked answer decides
+    on the server, like an earlier section's."""
+    own = {q.key: q for q in section.questions
+           if editable is None or q.key in editable}
     hints = {}
     for question in section.questions:
         controller = own.get(question.shown_if.question) if question.shown_if else None
