@@ -312,6 +312,10 @@ def portal_env(tmp: Path, config: dict) -> dict[str, str]:
     return {**os.environ, "PORTAL_ENV": "development", "PORTAL_UPLOAD_MAX_FILE_MB": "2048",
             "PORTAL_CASE_QUOTA_MB": "100000", "PORTAL_JOBS_IMMEDIATE": "0",
             "PORTAL_JOBS_SQLITE_PATH": str(tmp / "jobs.sqlite"),
+            # The vault's own speed: no clamd here (a file waiting for its scan
+            # could not be downloaded), and no preview work in the consumer
+            # competing with the measured transfers.
+            "PORTAL_SCANNING": "off", "PORTAL_PREVIEWS": "off",
             **{f"PORTAL_{names.get(k, k)}": v for k, v in config.items()}}
 
 

@@ -18,7 +18,7 @@ import uuid
 from typing import BinaryIO
 
 import tink
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from tink import aead, cleartext_keyset_handle, secret_key_access, streaming_aead
@@ -108,13 +108,19 @@ class DataKeyset:
                                                              self._aad)
 
     def primitive(self):
-        """The keyset's primitive (reloaded after a rotation)."""
-        row = self._row()
+        """The keyset's primitive, kept by the process. Its row's version is
+        read once per application context (a request or a job), so a
+        rotation by another process is seen by the next request, and a page
+        decrypting two thousand messages reads the row once, not each time."""
+        checked = g.setdefault("keysets_checked", set())
         with self._lock:
-            if self._version != row.version:
-                self._primitive = self.open(row.encrypted_keyset).primitive(
-                    self._primitive_class)
-                self._version = row.version
+            if self._primitive is None or self.name not in checked:
+                row = self._row()
+                if self._version != row.version:
+                    self._primitive = self.open(row.encrypted_keyset).primitive(
+                        self._primitive_class)
+                    self._version = row.version
+                checked.add(self.name)
             return self._primitive
 
     def rotate(self) -> int:
@@ -131,6 +137,8 @@ class DataKeyset:
         row.encrypted_keyset = self.seal(cleartext_keyset_handle.from_keyset(keyset))
         row.version += 1
         row.updated_at = utcnow()
+        with self._lock:
+            self._primitive = None  # this process uses the new key from its next call
         return new_key.key_id
 
 

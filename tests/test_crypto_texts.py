@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from portal.crypto import CryptoError
+from portal.crypto import Crypto, CryptoError
 from portal.extensions import db
 from portal.models import EncryptionKeyset
 
@@ -52,3 +52,19 @@ def test_the_keysets_are_stored_sealed_under_the_master_key(app):
     assert "encryptedKeyset" in row.encrypted_keyset and "keyData" not in row.encrypted_keyset
     with pytest.raises(CryptoError):  # sealed for the texts keyset, not the files one
         crypto.files.open(row.encrypted_keyset)
+
+
+def test_a_rotation_by_another_process_is_used_from_the_next_request_on(app):
+    """The keyset is kept by the process and its version read once per
+    request: another worker's rotation shows from the next request."""
+    crypto, owner = app.extensions["crypto"], uuid.uuid4()
+    with app.app_context():
+        before = crypto.encrypt_text(SECRET, owner)
+    with app.app_context():
+        Crypto(app).rotate()  # as another worker would, with its own keyset copy
+    with app.app_context():
+        after = crypto.encrypt_text(SECRET, owner)
+        assert crypto.decrypt_text(before, owner) == SECRET
+    row = db.session.scalar(select(EncryptionKeyset).where(EncryptionKeyset.name == "texts"))
+    primary = crypto.texts.open(row.encrypted_keyset).keyset_info().primary_key_id
+    assert int.from_bytes(after[1:5], "big") == primary != int.from_bytes(before[1:5], "big")

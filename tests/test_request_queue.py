@@ -103,11 +103,11 @@ def submitted(app, firm):
 def test_queue_lists_submitted_requests_of_the_attorneys_cases_longest_waiting_first(
         app, firm, submitted):
     # By the newest upload: passport's first file is the oldest, but it was answered again.
-    assert [i.request.title for i in queue.to_review(firm["attorney"])] == [
+    assert [i.request.title for i in queue.to_review(firm["attorney"]).items] == [
         "Birth certificate", "Passport bio page"]
-    assert [i.request.title for i in queue.to_review(firm["other_attorney"])] == [
+    assert [i.request.title for i in queue.to_review(firm["other_attorney"]).items] == [
         "Outsider's deed"]
-    assert [i.request.title for i in queue.to_review(firm["staff"])] == [
+    assert [i.request.title for i in queue.to_review(firm["staff"]).items] == [
         "Outsider's deed", "Birth certificate", "Passport bio page"]
 
     page = browser(app, firm["attorney"]).get("/requests")
@@ -132,12 +132,12 @@ def test_accepted_and_rejected_requests_leave_the_queue(app, firm, submitted):
                                    {"decision": decision, "reason": reason})
         assert response.status_code == 303
     decide(1, submitted["birth"], "accept")
-    assert [i.request.title for i in queue.to_review(firm["attorney"])] == ["Passport bio page"]
+    assert [i.request.title for i in queue.to_review(firm["attorney"]).items] == ["Passport bio page"]
     rows = section_rows(attorney.get("/requests").text, "to-review-heading")
     assert len(rows) == 1 and "Birth certificate" not in rows[0]
     # Rejected: its files stay, but the next move is the client's.
     decide(0, submitted["passport"], "reject", "The photo page is cut off.")
-    assert queue.to_review(firm["attorney"]) == []
+    assert queue.to_review(firm["attorney"]).items == []
     assert queue.count_to_review(firm["attorney"]) == 0
 
 
@@ -168,7 +168,7 @@ def test_overdue_lists_past_due_requests_still_owed_most_overdue_first(app, firm
     set_due(future, today + timedelta(days=3))
     set_due(outsider, today - timedelta(days=7))
 
-    items = queue.overdue(firm["attorney"])
+    items = queue.overdue(firm["attorney"]).items
     assert [(i.request.title, i.days_late) for i in items] == [
         ("Police certificate", 5), ("Pay stubs", 2), ("Bank statement", 1)]
     assert [i.case for i in items] == [firm["cases"][1], firm["cases"][0], firm["cases"][0]]
@@ -229,7 +229,7 @@ def test_case_summaries_and_the_queue_take_a_fixed_number_of_queries(app, firm, 
         summaries = queue.case_summaries(firm["cases"])
         assert len(statements) == 2
         statements.clear()
-        names = [item.request.addressee.name for item in queue.to_review(staff)]
+        names = [item.request.addressee.name for item in queue.to_review(staff).items]
         # The requests with their cases and addressees, then their newest files.
         assert len(statements) == 2 and len(names) == 3
     finally:

@@ -1,4 +1,5 @@
-"""Offboarding: an admin deactivates a person, or lets them back in.
+"""The accounts page's search, and offboarding: an admin deactivates a
+person, or lets them back in.
 
 Deactivating takes everything that lets the person in or reach them out of
 use at once: every session ends (a copied cookie too), the calendar feed
@@ -14,7 +15,7 @@ commit once; they raise ``ServiceError`` with a message for the user.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from portal import audit
@@ -27,6 +28,18 @@ from portal.models.case import CaseRole
 from portal.models.types import utcnow
 
 REASON_MAX = 500
+
+
+def search(wanted: str = "") -> Select:
+    """The accounts whose name or email holds ``wanted`` (any case; every
+    account without it), firm roles first, then by name: a query for
+    ``paging.fetch``."""
+    query = select(User).order_by(User.role, User.name, User.id)
+    if wanted:
+        needle = wanted.lower()
+        query = query.where(or_(func.lower(User.name).contains(needle, autoescape=True),
+                                func.lower(User.email).contains(needle, autoescape=True)))
+    return query
 
 
 class StillAssigned(ServiceError):

@@ -11,6 +11,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
+from portal import paging
 from portal.admin import accounts
 from portal.admin.forms import DeactivateForm, NewAccountForm
 from portal.auth import factors, reset, session_list, sessions
@@ -28,10 +29,15 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.route("/users")
 @roles_required(Role.ADMIN)
 def list_users():
-    """Every account, firm first."""
-    users = db.session.scalars(select(User).order_by(User.role, User.name)).all()
-    with_passkey = set(db.session.scalars(select(Passkey.user_id).distinct()))
-    return render_template("admin/users.html", users=users, with_passkey=with_passkey)
+    """The accounts, firm first, a page at a time; ``?q=`` finds them by
+    name or email."""
+    wanted = request.args.get("q", "").strip()[:200]
+    found = paging.fetch(accounts.search(wanted), paging.number())
+    users = [user for (user,) in found.items]
+    with_passkey = set(db.session.scalars(select(Passkey.user_id).distinct().where(
+        Passkey.user_id.in_([user.id for user in users]))))
+    return render_template("admin/users.html", users=users, found=found, q=wanted,
+                           with_passkey=with_passkey)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])

@@ -78,12 +78,30 @@ def _item_context(thread) -> dict:
                 read_until=services.read_by_other_side(thread, current_user))
 
 
+def _message_of(thread, wanted: str | None) -> Message | None:
+    """The message of ``thread`` that ``wanted`` (a UUID from the address)
+    names; None without one, 404 for one not of this thread."""
+    if not wanted:
+        return None
+    message = db.session.scalar(select(Message).where(Message.uuid == parse_uuid(wanted),
+                                                      Message.thread_id == thread.id))
+    if message is None:
+        abort(404)
+    return message
+
+
 def _page(thread, form: MessageForm):
+    """The newest page of the thread, or with ``?before=<message uuid>`` the
+    page of messages before that one (no polling there: new messages
+    belong to the newest page)."""
     form.client_key.data = secrets.token_urlsafe(24)
     muted = current_user.is_firm and services.is_muted(current_user, thread.case)
+    before = _message_of(thread, request.args.get("before"))
+    messages, earlier = services.page_of(current_user, thread, before)
     return render_template("messages/thread.html", form=form, muted=muted,
-                           messages=services.shown_to(current_user, thread),
-                           poll_url=_thread_url(thread, "poll"),
+                           messages=messages, earlier=earlier, before=before,
+                           thread_url=_thread_url(thread),
+                           poll_url=_thread_url(thread, "poll") if before is None else "",
                            poll_seconds=current_app.config["MESSAGE_POLL_SECONDS"],
                            **_item_context(thread),
                            **upload_form_context(thread.case))
@@ -141,10 +159,7 @@ def _poll(thread):
     """The messages after ``?after=<message uuid>`` as HTML list items for
     the open page to append (shown, so marked read), and until when the
     other side has read the thread."""
-    after = None
-    if request.args.get("after"):
-        after = db.session.scalar(select(Message).where(
-            Message.uuid == parse_uuid(request.args["after"]), Message.thread_id == thread.id))
+    after = _message_of(thread, request.args.get("after"))
     shown = services.shown_to(current_user, thread, after=after)
     if shown:
         services.mark_read(current_user, thread)

@@ -154,26 +154,54 @@ def _sent_before(thread: MessageThread, client_key: str) -> Message | None:
                                                    Message.client_key == client_key[:64]))
 
 
+THREAD_PAGE = 50  # messages on a thread page; earlier ones a link away
+
+
+def _readable(user: User, thread: MessageThread, notes: bool = True):
+    """The thread's messages ``user`` may see: internal notes only for the
+    firm (and not even then without ``notes``: left out of the query, so
+    never decrypted)."""
+    query = (select(Message).where(Message.thread_id == thread.id)
+             .options(selectinload(Message.author),
+                      selectinload(Message.attachments).selectinload(Document.versions)))
+    if not (user.is_firm and notes):
+        query = query.where(Message.internal.is_(False))
+    return query
+
+
 def shown_to(user: User, thread: MessageThread, after: Message | None = None,
              notes: bool = True) -> list[Shown]:
     """The thread as ``user`` reads it, oldest first (only what came
-    ``after`` a message, when given): internal notes only for the firm (and
-    not even then without ``notes``: they are left out of the query, so
-    never decrypted), a retracted message's text only for the firm. A body
-    that does not decrypt is shown as unreadable (and audited), the rest as
-    usual."""
-    query = (select(Message).where(Message.thread_id == thread.id)
-             .options(selectinload(Message.author),
-                      selectinload(Message.attachments).selectinload(Document.versions))
-             .order_by(Message.created_at, Message.id))
+    ``after`` a message, when given); see ``_readable`` and ``_show``."""
+    query = _readable(user, thread, notes).order_by(Message.created_at, Message.id)
     if after is not None:
         query = query.where(or_(Message.created_at > after.created_at,
                                 and_(Message.created_at == after.created_at,
                                      Message.id > after.id)))
-    if not (user.is_firm and notes):
-        query = query.where(Message.internal.is_(False))
+    return _show(user, thread, db.session.scalars(query))
+
+
+def page_of(user: User, thread: MessageThread, before: Message | None = None,
+            size: int = THREAD_PAGE) -> tuple[list[Shown], bool]:
+    """The newest ``size`` messages (those just ``before`` a message, when
+    given), oldest first, and whether earlier ones exist: a keyset page, so
+    the thousandth page costs what the first does."""
+    query = (_readable(user, thread)
+             .order_by(Message.created_at.desc(), Message.id.desc()).limit(size + 1))
+    if before is not None:
+        query = query.where(or_(Message.created_at < before.created_at,
+                                and_(Message.created_at == before.created_at,
+                                     Message.id < before.id)))
+    rows = list(db.session.scalars(query))
+    return _show(user, thread, reversed(rows[:size])), len(rows) > size
+
+
+def _show(user: User, thread: MessageThread, messages) -> list[Shown]:
+    """Each of ``messages`` as ``user`` reads it: a retracted message's text
+    only for the firm; a body that does not decrypt is shown as unreadable
+    (and audited), the rest as usual."""
     shown = []
-    for message in db.session.scalars(query):
+    for message in messages:
         if message.retracted_at is not None and not user.is_firm:
             shown.append(Shown(message, None))
             continue

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Select, func, select
+from sqlalchemy.orm import contains_eager
 
 from portal.cases.permissions import visible_cases
+from portal import paging
 from portal.extensions import db
 from portal.models import (Case, DocumentRequest, DocumentVersion, QuestionnaireResponse,
                            RequestState, User)
@@ -55,20 +57,23 @@ def _visible_case_ids(user: User) -> Select:
 
 
 def _with_case_and_addressee(*columns) -> Select:
-    # The addressee is loaded in the same row, so templates reading
-    # ``request.addressee`` find it in the session instead of querying again.
-    return (select(DocumentRequest, Case, User, *columns)
+    # The addressee is loaded in the same row *into* ``request.addressee``
+    # (contains_eager): a row's entity alone is dropped from the session's
+    # weak identity map once the list is built, and the template's
+    # ``request.addressee`` would then query once per row.
+    return (select(DocumentRequest, Case, *columns)
             .join(Case, Case.id == DocumentRequest.case_id)
-            .join(User, User.id == DocumentRequest.addressee_id))
+            .join(User, User.id == DocumentRequest.addressee_id)
+            .options(contains_eager(DocumentRequest.addressee)))
 
 
-def to_review(user: User) -> list[ReviewItem]:
+def to_review(user: User, page: int = 1) -> paging.Page:
     """Submitted requests in the cases ``user`` may open (a file, or a
     questionnaire's answers), the one waiting longest (by its newest upload,
-    or when the answers were sent) first."""
+    or when the answers were sent) first, a page at a time."""
     waiting_since = func.coalesce(func.max(DocumentVersion.uploaded_at),
                                   func.max(QuestionnaireResponse.updated_at))
-    rows = db.session.execute(
+    found = paging.fetch(
         _with_case_and_addressee(waiting_since)
         .outerjoin(DocumentVersion, DocumentVersion.request_id == DocumentRequest.id)
         .outerjoin(QuestionnaireResponse,
@@ -77,15 +82,15 @@ def to_review(user: User) -> list[ReviewItem]:
                DocumentRequest.case_id.in_(_visible_case_ids(user)))
         .group_by(DocumentRequest.id, Case.id, User.id)
         .having(waiting_since.is_not(None))
-        .order_by(waiting_since, DocumentRequest.id)).all()
+        .order_by(waiting_since, DocumentRequest.id), page)
     # Each request's newest file, in one more query (versions only grow, so the highest id).
     newest = {version.request_id: version for version in db.session.scalars(
         select(DocumentVersion).where(DocumentVersion.id.in_(
             select(func.max(DocumentVersion.id))
-            .where(DocumentVersion.request_id.in_([row[0].id for row in rows]))
+            .where(DocumentVersion.request_id.in_([row[0].id for row in found.items]))
             .group_by(DocumentVersion.request_id))))}
-    return [ReviewItem(request, case, at, newest.get(request.id))
-            for request, case, _addressee, at in rows]
+    return paging.Page([ReviewItem(request, case, at, newest.get(request.id))
+                        for request, case, at in found.items], page, found.more)
 
 
 def count_to_review(user: User) -> int:
@@ -96,19 +101,19 @@ def count_to_review(user: User) -> int:
                DocumentRequest.case_id.in_(_visible_case_ids(user))))
 
 
-def overdue(user: User) -> list[OverdueItem]:
+def overdue(user: User, page: int = 1) -> paging.Page:
     """Requests still owed by their addressee (``services.is_overdue``'s
     rule: a submitted file waits for the firm, in ``to_review``) and due
     before today (``user``'s day), in the cases ``user`` may open, the most
-    overdue first."""
+    overdue first, a page at a time."""
     today = services.today_for(user)
-    rows = db.session.execute(
+    found = paging.fetch(
         _with_case_and_addressee()
         .where(DocumentRequest.state.in_(OWED_STATES), DocumentRequest.due_on < today,
                DocumentRequest.case_id.in_(_visible_case_ids(user)))
-        .order_by(DocumentRequest.due_on, DocumentRequest.id))
-    return [OverdueItem(request, case, (today - request.due_on).days)
-            for request, case, _addressee in rows]
+        .order_by(DocumentRequest.due_on, DocumentRequest.id), page)
+    return paging.Page([OverdueItem(request, case, (today - request.due_on).days)
+                        for request, case in found.items], page, found.more)
 
 
 def case_summaries(cases: list[Case]) -> dict[int, CaseSummary]:

@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
 
-from portal import audit
+from portal import audit, paging
 from portal.case_types import get_case_type
 from portal.cases import sections
 from portal.cases.permissions import get_case_or_404
@@ -307,8 +307,9 @@ def review_queue():
     longest waiting first, and overdue requests."""
     if not current_user.is_firm:
         abort(404)  # clients and sponsors must not learn the page exists
-    return render_template("requests/queue.html", to_review=queue.to_review(current_user),
-                           overdue=queue.overdue(current_user))
+    return render_template("requests/queue.html",
+                           to_review=queue.to_review(current_user, paging.number("review")),
+                           overdue=queue.overdue(current_user, paging.number("overdue")))
 
 
 @bp.app_context_processor
