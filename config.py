@@ -57,10 +57,12 @@ class Config:
     CASE_QUOTA_BYTES = env_int("CASE_QUOTA_MB", 10240) * 1024 * 1024
     # S3 part size: the most plaintext-derived data one upload holds in memory.
     UPLOAD_PART_BYTES = env_int("UPLOAD_PART_MB", 5) * 1024 * 1024
-    # Resumable (tus) uploads: the browser sends a file in pieces of this size,
-    # so a dropped line loses at most one piece; an unfinished upload can be
-    # resumed for this many hours, then its pieces are deleted.
-    TUS_CHUNK_BYTES = env_int("TUS_CHUNK_KB", 2048) * 1024
+    # Resumable (tus) uploads: by default the browser sends a file in one PATCH
+    # and a dropped line loses only the bytes in flight (the server keeps what
+    # arrived); behind a proxy that caps request bodies, a size in KiB makes it
+    # send pieces of at most that. An unfinished upload can be resumed for this
+    # many hours, then its pieces are deleted.
+    TUS_CHUNK_BYTES = env_int("TUS_CHUNK_KB", 0) * 1024
     TUS_RESUME_HOURS = env_int("TUS_RESUME_HOURS", 24)
 
     # Malware scanning by clamd (ClamAV) over its INSTREAM protocol: a Unix socket,

@@ -22,17 +22,20 @@ upload    POST /cases/<uuid>/documents (body streamed in 1 MiB chunks) until the
           (VmHWM after minus VmRSS before, reset via /proc/PID/clear_refs) < 64 MiB.
 download  streamed GET .../download against a streamed boto3 get_object.
           Targets: portal/direct >= 0.5; worker peak growth < 64 MiB.
-resumable tus 1.0 upload in PATCHes of the default TUS_CHUNK_BYTES (2 MiB), from
+resumable tus 1.0 upload as the uploader page sends it (TUS_CHUNK_BYTES: by default
+          the whole file in one PATCH, streamed), from
           the POST /uploads until GET /uploads/<uuid> (polled every 50 ms) says
           "saved", so the queue wait and the assembly job are included, against
           the form upload of the same size taken in the same turns. Also shown:
           how much came after the last PATCH ("saving s") and the job's own
-          time from the consumer's log ("job s"); the rest of "saving s" is the
+          time from the consumer's log ("job s"; nan when no job ran: a file
+          sent in one PATCH is recorded by that PATCH); the rest of "saving s" is the
           queue wait (the SQLite queue is polled, huey backing off to 10 s when
           idle; a Redis queue, as in production, blocks instead). Each stored
           file is then downloaded and must have the right length.
-          Targets: tus/form MB/s >= 0.5 (the tus upload takes at most twice the
-          form's time); peak growth < 64 MiB for the worker over the whole tus
+          The same turns also time a direct boto3 upload of the same size.
+          Targets: tus/direct MB/s >= 0.7 (tus/form shown for information);
+          peak growth < 64 MiB for the worker over the whole tus
           upload ("peak +MiB") and for the consumer ("job +MiB").
 slow      two concurrent uploads throttled to ~1 MB/s, each outlasting the 30 s
           worker timeout, while GET / is timed every 0.25 s.
@@ -74,7 +77,7 @@ EMAIL, PASSWORD = "bench-client@example.org", "bench-lantern-harbor-violet-42"
 ROUNDS = 3  # portal and direct take turns; their medians are compared
 BOUNDARY = "----portal-bench-" + uuid.uuid4().hex
 BLOCK = os.urandom(MiB)
-TUS_CHUNK = Config.TUS_CHUNK_BYTES  # the pieces the uploader page sends (2 MiB by default)
+TUS_CHUNK = Config.TUS_CHUNK_BYTES  # the pieces the uploader page sends (0: the whole file)
 POLL = 0.05  # seconds between GET /uploads/<uuid> while the file is saved
 FIRST = b"%PDF-1.7\n" + BLOCK[9:]  # the app checks the magic bytes
 
@@ -103,6 +106,13 @@ class Content:
             pieces.append((FIRST if self.position < MiB else BLOCK)[offset:offset + take])
             self.position += take
         return b"".join(pieces)
+
+
+def _take(reader: Content, left: list[int]) -> bytes:
+    """The next MiB (or less) of the ``left[0]`` bytes still to send of a piece."""
+    data = reader.read(min(MiB, left[0]))
+    left[0] -= len(data)
+    return data
 
 
 def content(size: int, chunk: int = MiB):
@@ -213,12 +223,14 @@ def tus_upload(browser: Browser, case: str, name: str, size: int,
         **tus, "Upload-Length": str(size), "Upload-Metadata": meta})
     if status != 201:
         raise Failure(f"POST /uploads for {name} answered {status}: {text[:200]}")
-    location, offset = urlsplit(headers["Location"]).path, 0
-    for piece in content(size, chunk):
+    location, offset, reader = urlsplit(headers["Location"]).path, 0, Content(size)
+    while offset < size:
+        length = min(chunk or size, size - offset)  # 0: the whole file in one PATCH
+        piece = iter(lambda left=[length]: _take(reader, left), b"")  # streamed, a MiB a step
         status, headers, text = browser.fetch("PATCH", location, piece, {
-            **tus, "Upload-Offset": str(offset),
+            **tus, "Upload-Offset": str(offset), "Content-Length": str(length),
             "Content-Type": "application/offset+octet-stream"})
-        offset += len(piece)
+        offset += length
         if status != 204 or headers.get("Upload-Offset") != str(offset):
             raise Failure(f"PATCH {location} of {name} up to {offset} answered {status} "
                           f"(Upload-Offset {headers.get('Upload-Offset')}): {text[:200]}")
@@ -414,13 +426,16 @@ def report(rows: list, kind: str, mb: int, seconds: tuple[float, ...], growth: f
 
 
 def resumable(browser: Browser, case: str, sizes: list[int], worker: int, consumer: int,
-              log: Path, rows: list) -> None:
-    """Tus uploads against form uploads of each size, in turns; then each
+              log: Path, rows: list, direct_upload) -> None:
+    """Tus uploads against direct boto3 uploads (``direct_upload(mb, turn)``,
+    its seconds) and form uploads of each size, in turns; then each
     tus-stored file downloaded and its length checked."""
-    print(f"\n{'resumable':<10}{'tus s':>8}{'form s':>8}{'tus MB/s':>10}{'form MB/s':>10}"
-          f"{'ratio':>7}{'peak +MiB':>10}{'job +MiB':>9}{'saving s':>9}{'job s':>7}")
+    print(f"\n{'resumable':<10}{'tus s':>8}{'direct s':>9}{'form s':>8}{'tus MB/s':>10}"
+          f"{'/direct':>8}{'/form':>7}{'peak +MiB':>10}{'job +MiB':>9}{'saving s':>9}"
+          f"{'job s':>7}")
     for mb in sizes:
         tus_s, form_s, saving_s, job_s, growth, job_growth = [], [], [], [], 0.0, 0.0
+        direct_s = []
         for turn in range(ROUNDS):
             since = log.stat().st_size
             with PeakRSS(worker) as peak, PeakRSS(consumer) as job_peak:
@@ -431,6 +446,7 @@ def resumable(browser: Browser, case: str, sizes: list[int], worker: int, consum
             job_s.append(job_seconds(log, since))
             growth, job_growth = max(growth, peak.growth), max(job_growth, job_peak.growth)
             form_s.append(upload(browser, case, f"bench-form-{mb}MiB.pdf", mb * MiB))
+            direct_s.append(direct_upload(mb, turn))
         links = download_links(browser, case)
         for turn in range(ROUNDS):
             if (name := f"bench-tus-{mb}MiB-{turn}.pdf") not in links:
@@ -438,11 +454,13 @@ def resumable(browser: Browser, case: str, sizes: list[int], worker: int, consum
             if (got := download(browser, links[name])[0]) != mb * MiB:
                 raise Failure(f"{name} downloads as {got} bytes instead of {mb * MiB}")
         tus, form = statistics.median(tus_s), statistics.median(form_s)
-        ratio = form / tus  # MB/s tus / MB/s form
-        print(f"{mb:>6} MiB{tus:>8.2f}{form:>8.2f}{mb * MiB / tus / 1e6:>10.1f}"
-              f"{mb * MiB / form / 1e6:>10.1f}{ratio:>7.2f}{growth:>10.1f}{job_growth:>9.1f}"
+        direct = statistics.median(direct_s)
+        ratio, of_form = direct / tus, form / tus  # MB/s tus / MB/s direct (form)
+        print(f"{mb:>6} MiB{tus:>8.2f}{direct:>9.2f}{form:>8.2f}{mb * MiB / tus / 1e6:>10.1f}"
+              f"{ratio:>8.2f}{of_form:>7.2f}{growth:>10.1f}{job_growth:>9.1f}"
               f"{statistics.median(saving_s):>9.2f}{statistics.median(job_s):>7.2f}", flush=True)
-        rows += [(f"resumable {mb} MiB tus/form", f"{ratio:.3f}", ">= 0.5", ratio >= 0.5),
+        rows += [(f"resumable {mb} MiB tus/direct", f"{ratio:.3f}", ">= 0.7", ratio >= 0.7),
+                 (f"resumable {mb} MiB tus/form", f"{of_form:.3f}", "(info)", True),
                  (f"resumable {mb} MiB worker peak growth", f"{growth:.1f} MiB", "< 64 MiB",
                   growth < 64),
                  (f"resumable {mb} MiB consumer peak growth", f"{job_growth:.1f} MiB",
@@ -551,7 +569,9 @@ def main() -> int:
             report(rows, "download", mb, (statistics.median(portal_s), statistics.median(direct_s)),
                    growth, 0.5)
 
-        resumable(browser, case, sizes, worker, consumer.pid, tmp / "consumer.log", rows)
+        resumable(browser, case, sizes, worker, consumer.pid, tmp / "consumer.log", rows,
+                  lambda mb, turn: timed(lambda: direct.upload_fileobj(
+                      Content(mb * MiB), bucket, f"bench/tus-direct-{mb}-{turn}")))
 
         print(f"\nslow clients: 2 x {args.slow_mb} MiB at ~1 MB/s, GET / every 0.25 s meanwhile")
         slow_clients(port, browser.cookie, case, args.slow_mb, rows, failed)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import base64
+import hashlib
 import io
 import uuid
 
@@ -17,6 +19,7 @@ from portal.models import (AuditEvent, Document, DocumentRequest, DocumentVersio
 from portal.models.types import utcnow
 from portal.uploads import services
 from tests.conftest import PASSWORD
+from tests.jobs import pending_jobs, queued_jobs
 from tests.tus import Tus
 from tests.uploads import EXE, PDF, pattern, pending_uploads, stored_keys
 
@@ -133,24 +136,80 @@ def test_a_piece_at_the_wrong_offset_is_refused_and_changes_nothing(app, people)
     assert pieces_in_bucket(app) == 1
 
 
-def test_a_piece_cut_off_midway_keeps_nothing_and_the_upload_resumes(app, people):
+def cut_off(tus: Tus, location: str, offset: int, sent: bytes, said: int, **headers):
+    """A PATCH whose line drops after ``sent``, though it said ``said`` bytes."""
+    return tus.client.patch(location, input_stream=io.BytesIO(sent), headers={
+        **tus.headers(), "Upload-Offset": str(offset),
+        "Content-Type": "application/offset+octet-stream", **headers},
+        environ_overrides={"CONTENT_LENGTH": str(said)})
+
+
+def test_a_piece_cut_off_midway_keeps_what_arrived_and_the_upload_resumes(app, people):
     tus = signed_in(app, people["client"])
     location = tus.create(request_form(people), len(DATA)).headers["Location"]
     assert tus.patch(location, 0, DATA[:200_000]).status_code == 204
 
-    # The line drops 100 KB into a piece of 300 KB.
-    cut = tus.client.patch(location, input_stream=io.BytesIO(DATA[200_000:300_000]), headers={
-        **tus.headers(), "Upload-Offset": "200000",
-        "Content-Type": "application/offset+octet-stream"},
-        environ_overrides={"CONTENT_LENGTH": "300000"})
-    assert cut.status_code == 400
-    assert tus.head(location).headers["Upload-Offset"] == "200000"
-    assert pieces_in_bucket(app) == 1 and pending_uploads(app) == []
+    # The line drops 100 KB into a piece of 300 KB: those 100 KB are kept.
+    assert cut_off(tus, location, 200_000, DATA[200_000:300_000], 300_000).status_code == 400
+    assert tus.head(location).headers["Upload-Offset"] == "300000"
+    assert pieces_in_bucket(app) == 2 and pending_uploads(app) == []
     # The client asks where to go on, and finishes.
-    assert tus.patch(location, 200_000, DATA[200_000:]).status_code == 204
+    assert tus.patch(location, 300_000, DATA[300_000:]).status_code == 204
     upload = upload_row(location)
     assert upload.state is UploadState.SAVED
     assert download(tus, people["case"], upload.version) == DATA
+    assert pieces_in_bucket(app) == 0
+
+
+def test_a_piece_with_a_checksum_cut_off_midway_keeps_nothing(app, people):
+    """What arrived of a piece whose checksum cannot be checked is not trusted."""
+    tus = signed_in(app, people["client"])
+    location = tus.create(request_form(people), len(DATA)).headers["Location"]
+    digest = base64.b64encode(hashlib.sha1(DATA[:300_000], usedforsecurity=False).digest()).decode()
+    assert cut_off(tus, location, 0, DATA[:100_000], 300_000,
+                   **{"Upload-Checksum": f"sha1 {digest}"}).status_code == 400
+    assert tus.head(location).headers["Upload-Offset"] == "0"
+    assert pieces_in_bucket(app) == 0 and pending_uploads(app) == []
+
+
+def test_a_file_sent_whole_becomes_its_version_without_a_copy(app, people):
+    """One PATCH with the whole file: its piece is adopted as the version's
+    object (the same object, no second one written), and counted once."""
+    tus = signed_in(app, people["client"])
+    location = tus.send(request_form(people), DATA, pieces=1)
+    upload = upload_row(location)
+    assert upload.state is UploadState.SAVED
+    version = upload.version
+    assert download(tus, people["case"], version) == DATA
+    assert stored_keys(app) == [version.stored_object.key]
+    stored = version.stored_object
+    assert stored.purpose is Purpose.DOCUMENT_VERSION and stored.content_type == "application/pdf"
+    assert stored.uuid == version.uuid and stored.state is ObjectState.STORED
+    assert upload.pieces[0].stored_object_id == stored.id
+
+
+def test_a_whole_file_is_saved_by_its_patch_and_pieces_wait_for_the_job(app, people):
+    """A file that came whole is recorded as a form's is, before the PATCH
+    answers; one in pieces waits for the job that copies them together."""
+    tus = signed_in(app, people["client"])
+    with queued_jobs(app):
+        whole = tus.send(request_form(people), DATA, pieces=1)
+        pieces = tus.send(f"/cases/{people['case'].uuid}/documents", DATA, pieces=2)
+        assert upload_row(whole).state is UploadState.SAVED
+        assert upload_row(pieces).state is UploadState.SAVING
+        with app.app_context():
+            assert pending_jobs().count("assemble") == 1
+
+
+def test_a_whole_file_that_just_fits_is_counted_once_when_adopted(app, people):
+    """Adopting the piece checks the quota as a copy would: the piece is
+    already counted, so a file that fits is not refused for itself."""
+    tus = signed_in(app, people["client"])
+    app.config["CASE_QUOTA_BYTES"] = len(DATA) + 10
+    location = tus.send(request_form(people), DATA, pieces=1)
+    upload = upload_row(location)
+    assert upload.state is UploadState.SAVED and upload.error is None
+    assert tus.create(request_form(people), 11).status_code == 413
 
 
 def test_a_file_of_a_refused_type_is_stopped_at_its_first_piece(app, people):

@@ -58,7 +58,7 @@ def people(make_user, make_case):
 
 def _assert_uploader_data(form: dict, page: Page, max_files: int) -> dict:
     assert form["data-tus"] == "/uploads"
-    assert int(form["data-tus-chunk"]) == 2048 * 1024  # config.py's TUS_CHUNK_BYTES
+    assert int(form["data-tus-chunk"]) == 0  # config.py's TUS_CHUNK_BYTES: the whole file
     assert form["data-max-files"] == str(max_files)
     assert int(form["data-max-bytes"]) > 0 and int(form["data-remaining-bytes"]) > 0
     assert form["data-csrf"] in page.hidden("csrf_token")

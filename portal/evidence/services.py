@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from portal import audit, vault
@@ -302,7 +302,10 @@ def _record(actor: User, case: Case, stored: StoredObject, *, document: Document
         # with the case row locked, two parallel ones cannot both squeeze in.
         db.session.execute(select(Case.id).where(Case.id == case.id).with_for_update())
         case_limits = limits(case)
-        if stored.size > case_limits.remaining:
+        # A resumable upload's single piece, adopted as the file, is already
+        # stored and so already counted among what the case uses.
+        already = stored.size if inspect(stored).persistent else 0
+        if stored.size > case_limits.remaining + already:
             db.session.rollback()
             vault.delete(stored)
             return UploadResult(filename, error=no_room(case_limits.remaining))

@@ -4,10 +4,14 @@ An upload is one file to one target (``targets.Target``). Each PATCH body is
 stored as a piece of its own through the vault (encrypted, S3 multipart),
 and the upload's offset moves only when its piece is stored, by a
 conditional update, so a PATCH cut off midway, or two at once, never leave a
-gap or an overlap: a dropped line loses at most the piece in flight. When
-the last byte is in, ``assemble`` (a job) streams the pieces, decrypted,
-through ``vault.put`` into one object, records it with the evidence rules a
-form upload follows, and deletes the pieces. Plaintext never touches a disk.
+gap or an overlap. A PATCH cut off midway keeps what arrived (as tus asks;
+TCP and TLS deliver an intact prefix), unless it carried a checksum that
+can no longer be checked: a dropped line loses only the bytes in flight,
+however large the PATCH. When the last byte is in, ``assemble`` (a job)
+records the file with the evidence rules a form upload follows: a file
+that came as one piece is that piece, adopted as it is; pieces are
+streamed, decrypted, through ``vault.put`` into one object and deleted.
+Plaintext never touches a disk.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from flask import current_app, has_request_context, request
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import ClientDisconnected
 
 from portal import jobs, vault
@@ -58,7 +62,8 @@ class Refused(Exception):
 
 
 class BrokenOff(Exception):
-    """The client stopped sending before its piece ended; nothing of it was kept."""
+    """The client stopped sending before its piece ended (what arrived is
+    kept when it can be trusted: see ``receive``)."""
 
 
 def create(actor: User, target: Target, filename: str, length: int) -> ResumableUpload:
@@ -112,12 +117,16 @@ def receive(actor: User, upload: ResumableUpload, offset: int, stream: BinaryIO,
     ``offset``; return the new offset. The first piece's bytes are checked
     for the file's type. Raises ``Refused`` (409 for another offset, 413,
     415, 460 for a checksum mismatch, 503 when the store is down) and
-    ``BrokenOff``; nothing of a refused or broken piece is kept."""
+    ``BrokenOff`` when the client stopped midway: what arrived is kept as
+    a piece (the client asks where to go on), but not when the piece came
+    with a checksum, which cannot be checked then. Nothing of a refused
+    piece is kept."""
     check_open(upload)
     if upload.state is not UploadState.RECEIVING or offset != upload.offset:
         raise Refused(409, _l("This part of the file was already received."))
     upload_id, case, length = upload.id, upload.case, upload.length
-    chunks = _read(stream)
+    broken: list[bool] = []
+    chunks = _read(stream, None if checksum else broken)
     content_type = upload.content_type
     head = b""
     if content_type is None and offset == 0:
@@ -144,19 +153,35 @@ def receive(actor: User, upload: ResumableUpload, offset: int, stream: BinaryIO,
         raise Refused(503, evidence.STORAGE_DOWN) from error
     if stored.size == 0:
         vault.delete(stored)
+        if broken:
+            raise BrokenOff()
         return offset
     if hasher is not None and hasher.digest() != checksum[1]:
         vault.delete(stored)
         raise Refused(CHECKSUM_MISMATCH, _l("This part of the file was damaged on the way. "
                                             "It will be sent again."))
-    return _keep_piece(upload_id, offset, stored, content_type, done=offset + stored.size == length)
+    # A file that came whole in this PATCH is recorded now, as a form's file
+    # is (no copy to make); pieces are put together by a job.
+    whole = offset == 0 and stored.size == length and content_type is not None
+    moved = _keep_piece(upload_id, offset, stored, content_type,
+                        done=offset + stored.size == length, later=not whole)
+    if broken:
+        raise BrokenOff()  # nobody reads the answer; the client will ask where to go on
+    if whole:
+        try:
+            assemble(upload_id)
+        except SQLAlchemyError as error:  # the bytes are safe: the sweep hands it to a job
+            db.session.rollback()
+            log.error("resumable upload %s kept for the sweep: %s", upload_id, error)
+    return moved
 
 
 def _keep_piece(upload_id: int, offset: int, stored: StoredObject, content_type: str | None,
-                done: bool) -> int:
+                done: bool, later: bool = True) -> int:
     """Move the offset past ``stored`` unless another request moved it first
     (then the piece is deleted and 409 raised); on the last piece, hand the
-    upload to the assembling job."""
+    upload to the assembling job (``later``; else the caller assembles it,
+    and the sweep hands it to a job if that fails)."""
     values = {"offset": offset + stored.size}
     if content_type is not None:
         values["content_type"] = content_type
@@ -172,7 +197,7 @@ def _keep_piece(upload_id: int, offset: int, stored: StoredObject, content_type:
     db.session.add(stored)
     db.session.add(UploadPiece(upload_id=upload_id, start=offset, stored_object=stored,
                                size=stored.size))
-    if done:
+    if done and later:
         from portal.uploads import tasks  # the tasks call back into this module
         jobs.after_commit(db.session, tasks.assemble, upload_id)
     try:
@@ -216,6 +241,9 @@ def _assemble(upload: ResumableUpload) -> None:
                   sum(piece.size for piece in pieces), upload.length)
         _fail(upload, evidence.BROKEN_OFF)
         return
+    if len(pieces) == 1 and upload.content_type is not None:
+        _adopt(upload, pieces[0].stored_object)
+        return
     objects = [piece.stored_object for piece in pieces]
     actor, case, length = upload.uploaded_by, upload.case, upload.length
     content_type = upload.content_type
@@ -252,6 +280,27 @@ def _assemble(upload: ResumableUpload) -> None:
     db.session.commit()
     for piece in objects:
         vault.delete(piece)
+
+
+def _adopt(upload: ResumableUpload, piece: StoredObject) -> None:
+    """Record a file that came as one piece: that piece is already the whole
+    file, encrypted under its own UUID with its SHA-256 (what ``vault.put``
+    would make of it again), so it becomes the version's object as it is:
+    a fast line sends a file in one PATCH and nothing is copied."""
+    piece.purpose, piece.content_type = Purpose.DOCUMENT_VERSION, upload.content_type
+    upload.state = UploadState.SAVED
+    result = evidence.record_stored(upload.uploaded_by, upload.case, piece,
+                                    filename=upload.filename, submission_id=upload.uuid,
+                                    document=upload.document, request=upload.request,
+                                    message=upload.message, address=upload.uploaded_from)
+    if result.error is not None:
+        _fail(upload, result.error)
+        return
+    if result.version is None:  # recorded before (a duplicate): the piece was deleted
+        piece.state = ObjectState.DELETED
+    else:
+        upload.version = result.version
+    db.session.commit()
 
 
 def status(upload: ResumableUpload) -> dict:
@@ -301,12 +350,17 @@ def _end(upload: ResumableUpload, state: UploadState) -> None:
         vault.delete(stored)
 
 
-def _read(stream: BinaryIO) -> Iterator[bytes]:
+def _read(stream: BinaryIO, broken: list[bool] | None) -> Iterator[bytes]:
+    """The body in chunks. When the client stops midway: with ``broken`` (a
+    list to note it in) the chunks just end there, so what arrived can be
+    kept; without, ``BrokenOff`` is raised and the piece is dropped."""
     try:
         while chunk := stream.read(READ_CHUNK):
             yield chunk
     except ClientDisconnected as error:
-        raise BrokenOff() from error
+        if broken is None:
+            raise BrokenOff() from error
+        broken.append(True)
 
 
 def _hashed(chunks: Iterator[bytes], hasher) -> Iterator[bytes]:

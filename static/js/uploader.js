@@ -1,6 +1,6 @@
 // Resumable uploads for phones on slow lines: where the page says the portal
 // has a tus endpoint (data-tus), Uppy's Dashboard takes the place of the plain
-// upload form's file input and sends each file in chunks that survive a lost
+// upload form's file input and sends each file so that it survives a lost
 // connection and a closed tab. Without JavaScript, or if the vendored bundle
 // (static/vendor/uppy/uppy.min.js, window.PortalUppy) did not load, the plain
 // form works as before.
@@ -19,7 +19,6 @@
   var RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000];
   var SAVE_POLL_MS = 1000;
   var SAVE_POLL_TRIES = 120; // about two minutes
-  var DEFAULT_CHUNK = 5 * 1024 * 1024;
   var ERRORS_KEY = "portal-uploader-errors:"; // + form path, in sessionStorage
 
   /** The settings a form or the page's #uploader-config carries. */
@@ -29,7 +28,7 @@
     try { strings = JSON.parse(data.strings || "{}"); } catch (e) { strings = {}; }
     return {
       endpoint: new URL(data.tus, window.location.href).href,
-      chunk: Number(data.tusChunk) || DEFAULT_CHUNK,
+      chunk: Number(data.tusChunk) || Infinity, // the whole file, unless the server caps it
       maxBytes: Number(data.maxBytes),
       maxFiles: Number(data.maxFiles) || 1,
       remaining: Number(data.remainingBytes),
@@ -210,7 +209,7 @@
     });
     uppy.use(P.Tus, {
       endpoint: cfg.endpoint,
-      chunkSize: cfg.chunk, // the server keeps each PATCH as one piece: resumable from there
+      chunkSize: cfg.chunk, // a dropped PATCH keeps what arrived: resumable from there
       retryDelays: RETRY_DELAYS,
       removeFingerprintOnSuccess: true,
       headers: {"X-CSRFToken": cfg.csrf},

@@ -5,6 +5,9 @@ connection drops halfway, which goes on from where it stopped."""
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
 import time
 
 import pytest
@@ -103,36 +106,44 @@ def test_two_files_with_progress_in_spanish_at_360_px(production_portal: Portal,
         assert state is UploadState.SAVED and sha256 == hashlib.sha256(data).hexdigest()
 
 
+def _kill_nginx_workers(portal: Portal) -> None:
+    """Cut every connection through the proxy, as a line that drops does:
+    nginx's workers are killed (its master starts new ones at once)."""
+    root = next(log.parent for log in portal.logs if log.name.startswith("nginx"))
+    master = (root / "nginx.pid").read_text().strip()
+    workers = subprocess.run(["pgrep", "-P", master], capture_output=True, text=True,
+                             check=True).stdout.split()
+    for pid in workers:
+        os.kill(int(pid), signal.SIGKILL)
+
+
 def test_a_dropped_connection_resumes_where_it_stopped(production_portal: Portal, spanish_client,
-                                                        phone_browser_es):
+                                                        phone_browser_es, tmp_path):
     from playwright.sync_api import expect
 
     portal = production_portal
     page, uploader = _documents_page(portal, spanish_client, phone_browser_es)
-    data = _pdf(5 * MiB, "video")
-    add_files(uploader, [("pasaporte-escaneado.pdf", data)])
-    cdp = _throttle(page, 1024 * 1024)
-    with page.expect_response(lambda r: r.request.method == "PATCH" and r.status == 204,
-                              timeout=60_000):
+    # Large enough that its one PATCH is still under way when the line drops.
+    data = _pdf(160 * MiB, "video")
+    path = tmp_path / "pasaporte-escaneado.pdf"
+    path.write_bytes(data)
+    uploader.locator("input.uppy-Dashboard-input").first.set_input_files(path)
+    with page.expect_request(lambda r: r.method == "PATCH", timeout=60_000):
         uploader.locator("button.uppy-StatusBar-actionBtn--upload").click()
-    # The first piece is in; the line drops in the middle of the second.
-    time.sleep(0.5)
-    cdp.send("Network.emulateNetworkConditions", {
-        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-    time.sleep(3)
-    _screenshot(page, "tus-3-offline-es")
-    page.set_viewport_size(PHONE)
-    with page.expect_navigation(timeout=90_000):
-        cdp.send("Network.emulateNetworkConditions", {
-            "offline": False, "latency": 40, "downloadThroughput": -1,
-            "uploadThroughput": 1024 * 1024})
+    time.sleep(0.4)
+    _kill_nginx_workers(portal)
+    _screenshot(page, "tus-3-dropped-es")
+    with page.expect_navigation(timeout=120_000):
+        pass  # the uploader asks where to go on, sends the rest, and shows the saved file
     page.wait_for_load_state()
     expect(page.locator("main")).to_contain_text("pasaporte-escaneado.pdf")
-    # One upload, not a second one from zero: its pieces start where each one ended.
-    chunk = 2 * MiB
+    # One upload, not a second one from zero: what arrived before the drop was
+    # kept as a piece (through nginx the cut body reaches the app as a shorter
+    # one; tests/test_resumable_uploads.py cuts one off at the app itself), and
+    # the rest was sent from there.
     [(state, starts, sha256)] = _uploads(portal.app, "pasaporte-escaneado.pdf")
     assert state is UploadState.SAVED
-    assert starts == [0, chunk, 2 * chunk]
+    assert len(starts) == 2 and starts[0] == 0 and 0 < starts[1] < len(data), starts
     assert sha256 == hashlib.sha256(data).hexdigest()
 
 
