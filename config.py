@@ -64,6 +64,11 @@ class Config:
     # many hours, then its pieces are deleted.
     TUS_CHUNK_BYTES = env_int("TUS_CHUNK_KB", 0) * 1024
     TUS_RESUME_HOURS = env_int("TUS_RESUME_HOURS", 24)
+    # The agenda and the calendar feed: how many days ahead they look, and the
+    # most items either lists (overdue first), so a firm-wide agenda stays a page.
+    AGENDA_DAYS = env_int("AGENDA_DAYS", 180)
+    FEED_DAYS = env_int("FEED_DAYS", 365)
+    AGENDA_MAX_ITEMS = env_int("AGENDA_MAX_ITEMS", 300)
 
     # Malware scanning by clamd (ClamAV) over its INSTREAM protocol: a Unix socket,
     # or a host and port. Until the scanner clears a file, only its uploader opens

@@ -152,27 +152,27 @@ def test_the_day_is_the_viewers_own(app, firm):
 
 
 def test_another_attorneys_case_and_closed_cases_never_appear(app, firm):
-    everything = keys(services.items_for(firm["attorney"], day(400)))
+    everything = keys(services.items_for(firm["attorney"], day(400))[0])
     assert ("rfe_response", firm["theirs_rfe"].id) not in everything
     assert ("rfe_response", firm["closed_rfe"].id) not in everything
     assert ("rfe_response", firm["met"].id) not in everything
     assert {firm["rosa"].id, firm["ivan"].id} == {
-        i.case.id for i in services.items_for(firm["attorney"], day(400))}
-    assert keys(services.items_for(firm["other"], day(400))) == [
+        i.case.id for i in services.items_for(firm["attorney"], day(400))[0]}
+    assert keys(services.items_for(firm["other"], day(400))[0]) == [
         ("rfe_response", firm["theirs_rfe"].id)]
 
 
 def test_staff_see_every_open_case_or_only_theirs(app, firm):
-    all_cases = {i.case.id for i in services.items_for(firm["staff"], day(400))}
+    all_cases = {i.case.id for i in services.items_for(firm["staff"], day(400))[0]}
     assert all_cases == {firm["rosa"].id, firm["ivan"].id, firm["theirs"].id}
-    mine = {i.case.id for i in services.items_for(firm["staff"], day(400), mine_only=True)}
+    mine = {i.case.id for i in services.items_for(firm["staff"], day(400), member=firm["staff"])[0]}
     assert mine == {firm["ivan"].id}
 
 
 def test_clients_and_sponsors_have_no_agenda(app, firm):
     for person in (firm["clients"][0], firm["sponsor"]):
         with pytest.raises(ServiceError):
-            services.items_for(person, day(400))
+            services.items_for(person, day(400))[0]
 
 
 def test_agenda_page_lists_each_item_with_its_case_and_beneficiary(app, firm, at_now):
@@ -210,6 +210,40 @@ def test_staff_narrow_the_page_to_their_cases(app, firm, at_now):
     assert "Olga Outsider" not in mine and "Rosa Medina" not in mine and "Ivan Petrov" in mine
     # Anything else is the default: every open case.
     assert "Olga Outsider" in c.get("/agenda?scope=nonsense").text
+
+
+def test_the_firm_wide_agenda_narrows_to_one_attorneys_cases(app, firm, at_now):
+    c = browser(app, firm["staff"])
+    page = c.get("/agenda").text
+    assert f'value="{firm["other"].uuid}"' in page  # each attorney is a choice
+    theirs = c.get(f"/agenda?scope={firm['other'].uuid}").text
+    assert "Olga Outsider" in theirs and "Rosa Medina" not in theirs
+    assert "Ivan Petrov" not in theirs
+    # An attorney's own agenda is already theirs: the choice is not offered.
+    assert 'name="scope"' not in browser(app, firm["attorney"]).get(
+        f"/agenda?scope={firm['other'].uuid}").text
+
+
+def test_the_agenda_and_the_feed_list_at_most_the_set_number_of_items(app, firm, at_now):
+    app.config["AGENDA_MAX_ITEMS"] = 3
+    c = browser(app, firm["attorney"])
+    page = c.get("/agenda").text
+    rows = sum(len(section_rows(page, f"{name}-heading")) for name in ("overdue", "soon", "later"))
+    assert rows == 3 and "Only the first 3 items are shown, the earliest first." in page
+    # The earliest are kept: the overdue request is among them.
+    assert "Medical records of Rosa" in page
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        items, more = services.items_for(firm["attorney"], day(400))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert len(items) == 3 and more
+    assert "LIMIT" in statements[-1]  # bounded in the database, not after loading every row
+    assert len(services.feed_items(firm["attorney"], NOW)) == 3
+    app.config["AGENDA_MAX_ITEMS"] = 300
+    assert "Only the first" not in c.get("/agenda").text
 
 
 def test_agenda_page_takes_the_same_number_of_queries_for_more_cases(app, firm, make_case,

@@ -29,10 +29,15 @@ def show_agenda():
     """Overdue and upcoming deadlines and appointments across the user's cases."""
     _require_agenda()
     choose_scope = can_choose_scope(current_user)
-    mine_only = choose_scope and request.args.get("scope") == "mine"
+    attorneys = services.attorneys() if choose_scope else []
+    scope = request.args.get("scope", "all") if choose_scope else "all"
+    # "mine", or an attorney's UUID: the cases whose team that person is on.
+    member = current_user if scope == "mine" else next(
+        (a for a in attorneys if str(a.uuid) == scope), None)
     return render_template("agenda/agenda.html",
-                           agenda=services.agenda(current_user, utcnow(), mine_only),
-                           can_choose_scope=choose_scope, mine_only=mine_only,
+                           agenda=services.agenda(current_user, utcnow(), member),
+                           can_choose_scope=choose_scope, attorneys=attorneys,
+                           scope=scope if member is not None else "all",
                            feed=feeds.feed_of(current_user))
 
 

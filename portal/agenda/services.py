@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -22,12 +23,12 @@ from portal.cases.deadlines import KINDS, LABELS, deadlines
 from portal.cases.permissions import visible_cases
 from portal.errors import ServiceError
 from portal.extensions import db
-from portal.models import Case, CaseDeadline, CaseMembership, DocumentRequest, User
+from portal.models import Case, CaseDeadline, CaseMembership, DocumentRequest, Role, User
 from portal.i18n import local_now
 
-# How far ahead the page and the feed look; overdue items are always listed.
-AGENDA_DAYS = 180
-FEED_DAYS = 365
+# How far ahead the page and the feed look (overdue items are listed too), and
+# how many items they list at most: settings (AGENDA_DAYS, FEED_DAYS,
+# AGENDA_MAX_ITEMS), so a firm-wide agenda at ten thousand cases stays a page.
 # "Next 7 days": today and the seven days after it.
 SOON_DAYS = 7
 
@@ -91,24 +92,37 @@ class Agenda:
     overdue: list[AgendaItem]
     soon: list[AgendaItem]
     later: list[AgendaItem]
+    days: int  # how far ahead it looks
+    more: bool = False  # items beyond the most it lists were left out
 
 
-def _case_ids(user: User, mine_only: bool):
+def _case_ids(user: User, member: User | None):
+    """The open cases ``user`` may see, narrowed to those whose team
+    ``member`` is on, when given."""
     cases = visible_cases(user)
-    if mine_only:
-        member_of = select(CaseMembership.case_id).where(CaseMembership.user_id == user.id)
-        cases = cases.where(Case.id.in_(member_of))
+    if member is not None:
+        on_team = select(CaseMembership.case_id).where(CaseMembership.user_id == member.id)
+        cases = cases.where(Case.id.in_(on_team))
     return cases.with_only_columns(Case.id)
 
 
-def items_for(user: User, until: date, mine_only: bool = False) -> list[AgendaItem]:
-    """Every dated item up to ``until`` (overdue ones included) of the open
-    cases ``user`` works on (``visible_cases``; with ``mine_only``, those
-    whose team they are on), by day, all-day items
-    before the day's appointments, those by time. One query.
+def attorneys() -> list[User]:
+    """The active attorneys, by name: the firm-wide agenda narrows to one's cases."""
+    return list(db.session.scalars(select(User).where(
+        User.role == Role.ATTORNEY, User.active.is_(True)).order_by(User.name, User.id)))
+
+
+def items_for(user: User, until: date, member: User | None = None,
+              limit: int | None = None) -> tuple[list[AgendaItem], bool]:
+    """The dated items up to ``until`` (overdue ones included) of the open
+    cases ``user`` works on (``visible_cases``; with ``member``, those whose
+    team that person is on), by day, all-day items before the day's
+    appointments, those by time; at most ``limit`` (AGENDA_MAX_ITEMS), and
+    whether more were left out. One query.
 
     Raises ``ServiceError`` when ``user`` has no agenda (``can_use_agenda``).
     """
+    limit = limit or current_app.config["AGENDA_MAX_ITEMS"]
     if not can_use_agenda(user):
         raise ServiceError(_l("You do not have permission to do that."))
     rows = deadlines().subquery("deadlines")
@@ -122,33 +136,38 @@ def items_for(user: User, until: date, mine_only: bool = False) -> list[AgendaIt
                                               DocumentRequest.id == rows.c.item_id))
              .outerjoin(CaseDeadline, and_(rows.c.kind.in_(USCIS_KINDS),
                                            CaseDeadline.id == rows.c.item_id))
-             .where(rows.c.case_id.in_(_case_ids(user, mine_only)), rows.c.due_on <= until)
+             .where(rows.c.case_id.in_(_case_ids(user, member)), rows.c.due_on <= until)
              .order_by(rows.c.due_on, CaseDeadline.starts_at.nulls_first(), kind_order,
-                       Case.reference, rows.c.item_id))
-    return [AgendaItem(kind, due_on, item_id, case, document_request, deadline)
-            for kind, due_on, item_id, case, document_request, deadline
-            in db.session.execute(query)]
+                       Case.reference, rows.c.item_id)
+             .limit(limit + 1))
+    items = [AgendaItem(kind, due_on, item_id, case, document_request, deadline)
+             for kind, due_on, item_id, case, document_request, deadline
+             in db.session.execute(query)]
+    return items[:limit], len(items) > limit
 
 
-def agenda(user: User, now: datetime, mine_only: bool = False) -> Agenda:
+def agenda(user: User, now: datetime, member: User | None = None) -> Agenda:
     """``user``'s agenda at ``now`` (UTC), in sections by ``user``'s own
-    today: overdue, the next ``SOON_DAYS`` days, later up to ``AGENDA_DAYS``.
+    today: overdue, the next ``SOON_DAYS`` days, later up to AGENDA_DAYS;
+    with ``member``, only the cases whose team that person is on.
 
     Raises ``ServiceError`` when ``user`` has no agenda.
     """
     today = local_now(user, now).date()
-    items = items_for(user, today + timedelta(days=AGENDA_DAYS), mine_only)
+    days = current_app.config["AGENDA_DAYS"]
+    items, more = items_for(user, today + timedelta(days=days), member)
     soon_until = today + timedelta(days=SOON_DAYS)
     return Agenda(now=now, today=today,
                   overdue=[i for i in items if i.due_on < today],
                   soon=[i for i in items if today <= i.due_on <= soon_until],
-                  later=[i for i in items if i.due_on > soon_until])
+                  later=[i for i in items if i.due_on > soon_until], days=days, more=more)
 
 
 def feed_items(user: User, now: datetime) -> list[AgendaItem]:
     """What ``user``'s calendar feed holds at ``now``: the agenda's items,
-    overdue and up to ``FEED_DAYS`` ahead.
+    overdue and up to FEED_DAYS ahead, at most AGENDA_MAX_ITEMS of them.
 
     Raises ``ServiceError`` when ``user`` has no agenda.
     """
-    return items_for(user, local_now(user, now).date() + timedelta(days=FEED_DAYS))
+    until = local_now(user, now).date() + timedelta(days=current_app.config["FEED_DAYS"])
+    return items_for(user, until)[0]
