@@ -1,5 +1,9 @@
-"""``GET /healthz``: can the portal reach its database, object store and
-malware scanner, and how old are the scanner's signatures?"""
+"""Health for what runs the portal. ``GET /livez`` (liveness): the process
+answers, touching nothing else, so a supervisor restarts only a stuck app,
+never every app because the database is down. ``GET /readyz`` (readiness,
+also at its older address ``/healthz``): can the portal reach its database,
+object store and malware scanner, and how old are the scanner's signatures;
+a load balancer sends traffic only where it is ready."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -35,6 +39,13 @@ def scanner_status(config) -> tuple[str, int | None]:
     return "ok", (datetime.now() - built).days if built else None  # clamd gives local time
 
 
+@bp.route("/livez")
+def livez():
+    """200 while the process serves requests; no dependency is asked."""
+    return jsonify(status="alive"), 200
+
+
+@bp.route("/readyz")
 @bp.route("/healthz")
 def healthz():
     """JSON status of each dependency; 503 when the database or the store

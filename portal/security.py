@@ -13,6 +13,7 @@ from portal.extensions import login_manager
 PUBLIC_ENDPOINTS = frozenset({
     "static",
     "health.healthz",
+    "health.livez",
     "auth.login",
     "auth.open_invitation",
     "auth.accept_invitation",

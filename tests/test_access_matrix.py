@@ -46,6 +46,7 @@ def outcome(anonymous=LOGIN, **per_role) -> dict[str, int]:
 
 EXPECTED = {
     ("health.healthz", "GET"): outcome(200, default=200),
+    ("health.livez", "GET"): outcome(200, default=200),
     # The firm's logo and privacy notice: public, the same for everyone.
     ("firm.show_logo", "GET"): outcome(200, default=200),
     ("firm.show_privacy", "GET"): outcome(200, default=200),

@@ -42,6 +42,17 @@ def test_healthz_is_503_when_database_is_down(app_with, tmp_path):
     assert response.json["database"] == "unavailable"
 
 
+def test_liveness_asks_nothing_so_a_database_outage_restarts_no_app(app_with, tmp_path):
+    """Readiness fails with the database; liveness does not (a supervisor
+    would restart every app for an outage a restart cannot mend)."""
+    app = app_with(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/missing/dir/db.sqlite",
+                   S3_ENDPOINT_URL=f"http://127.0.0.1:{free_port()}", S3_MAX_ATTEMPTS=1)
+    browser = app.test_client()
+    assert browser.get("/readyz").status_code == 503
+    live = browser.get("/livez")
+    assert live.status_code == 200 and live.json == {"status": "alive"}
+
+
 def test_database_down_gives_a_plain_503_page(app_with, tmp_path):
     app = app_with(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/missing/dir/db.sqlite",
                    WTF_CSRF_ENABLED=False)
