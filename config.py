@@ -69,6 +69,9 @@ class Config:
     AGENDA_DAYS = env_int("AGENDA_DAYS", 180)
     FEED_DAYS = env_int("FEED_DAYS", 365)
     AGENDA_MAX_ITEMS = env_int("AGENDA_MAX_ITEMS", 300)
+    # The portal's log lines: "json" (one object a line, with the request id)
+    # or "text" (Python's default); JSON unless set, in production.
+    LOG_FORMAT = (env("LOG_FORMAT") or "text").strip().lower()
 
     # Malware scanning by clamd (ClamAV) over its INSTREAM protocol: a Unix socket,
     # or a host and port. Until the scanner clears a file, only its uploader opens
@@ -241,6 +244,7 @@ class Production(Config):
     SESSION_COOKIE_NAME = "__Host-session"
     PREFERRED_URL_SCHEME = "https"
     HSTS = True
+    LOG_FORMAT = (env("LOG_FORMAT") or "json").strip().lower()
 
 
 # Setting names as the operator writes them, for the start-up error.
