@@ -116,7 +116,12 @@ def test_client_signs_in_uploads_downloads_and_signs_out_over_tls(
     assert not csp_violations, csp_violations
 
     # Checked late, long after those requests ended and their lines were written.
-    assert set(portal.logs_containing("GET /login ")) >= {"nginx-access.log", "gunicorn.log"}
+    assert "nginx-access.log" in portal.logs_containing("GET /login ")
+    # gunicorn's access line is JSON, with the request id the response carried.
+    assert "gunicorn.log" in portal.logs_containing('"method": "GET", "path": "/login"')
+    request_ids = {r.headers.get("x-request-id") for r in responses} - {None}
+    assert request_ids and all(portal.logs_containing(f'"request_id": "{rid}"')
+                               for rid in list(request_ids)[:3])
     for prefix, token in secret_links.items():
         assert not portal.logs_containing(token), (prefix, portal.logs_containing(token))
 
