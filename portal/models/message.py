@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -47,7 +47,9 @@ class Message(db.Model):
     Its ``attachments`` are documents of the case like any other."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("thread_id", "client_key"),)
+    # The thread page's keyset order (newest first), walked by the index.
+    __table_args__ = (UniqueConstraint("thread_id", "client_key"),
+                      Index("ix_messages_thread_page", "thread_id", "created_at", "id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[uuid.UUID] = public_id()

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Enum, ForeignKey, LargeBinary, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -35,6 +35,8 @@ class User(UserMixin, db.Model):
     """An account. ``password_hash`` is empty until an invitation is accepted."""
 
     __tablename__ = "users"
+    # The accounts page's order (firm roles first, then by name), a page at a time.
+    __table_args__ = (Index("ix_users_role_name", "role", "name", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[uuid.UUID] = public_id()
