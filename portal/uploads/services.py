@@ -7,10 +7,11 @@ conditional update, so a PATCH cut off midway, or two at once, never leave a
 gap or an overlap. A PATCH cut off midway keeps what arrived (as tus asks;
 TCP and TLS deliver an intact prefix), unless it carried a checksum that
 can no longer be checked: a dropped line loses only the bytes in flight,
-however large the PATCH. When the last byte is in, ``assemble`` (a job)
-records the file with the evidence rules a form upload follows: a file
-that came as one piece is that piece, adopted as it is; pieces are
-streamed, decrypted, through ``vault.put`` into one object and deleted.
+however large the PATCH. When the last byte is in, ``assemble`` records
+the file with the evidence rules a form upload follows: a file that came
+whole in one PATCH is that piece, adopted as it is by the PATCH itself;
+pieces are streamed, decrypted, through ``vault.put`` into one object by a
+job, and deleted.
 Plaintext never touches a disk.
 """
 from __future__ import annotations
