@@ -69,6 +69,8 @@ class Config:
     AGENDA_DAYS = env_int("AGENDA_DAYS", 180)
     FEED_DAYS = env_int("FEED_DAYS", 365)
     AGENDA_MAX_ITEMS = env_int("AGENDA_MAX_ITEMS", 300)
+    # A thread export (made by a job) can be downloaded for this many hours, then is deleted.
+    EXPORT_HOURS = env_int("EXPORT_HOURS", 24)
     # The portal's log lines: "json" (one object a line, with the request id)
     # or "text" (Python's default); JSON unless set, in production.
     LOG_FORMAT = (env("LOG_FORMAT") or "text").strip().lower()

@@ -114,8 +114,9 @@ def init_app(app: Flask) -> None:
 
 # Every feature's tasks module: a consumer must import them all to know their jobs.
 TASK_MODULES = ("portal.audit_trail.tasks", "portal.auth.tasks", "portal.evidence.tasks",
-                "portal.outbox.tasks", "portal.previews.tasks", "portal.requests.tasks",
-                "portal.scanning.tasks", "portal.uploads.tasks", "portal.uscis.tasks")
+                "portal.messages.tasks", "portal.outbox.tasks", "portal.previews.tasks",
+                "portal.requests.tasks", "portal.scanning.tasks", "portal.uploads.tasks",
+                "portal.uscis.tasks")
 
 
 def serve(app: Flask) -> None:

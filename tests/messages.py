@@ -32,3 +32,15 @@ def post_thread(client, url: str, body: str, files: list[tuple[str, bytes]] | No
                                follow_redirects=True)
     assert response.status_code == 200, response.text
     return response
+
+
+def export_thread(client, thread_url: str, fmt: str, internal: bool = False):
+    """Ask for the thread at ``thread_url`` as ``fmt`` as the firm's export
+    buttons do, follow to the export's page (the job has run: tests run jobs
+    as they are enqueued) and download the file; returns the file's response."""
+    asked = client.submit(f"{thread_url}/export.{fmt}", {"internal": "1"} if internal else {})
+    assert asked.status_code == 303, asked.status_code
+    page = client.get(asked.headers["Location"])
+    link = re.search(r'href="([^"]+/file)"', page.text)
+    assert link, "the export page has no download link"
+    return client.get(link.group(1))

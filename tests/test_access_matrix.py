@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from portal import create_app, notify
 from portal.auth import session_list
 from portal.dev import demo
-from portal.messages import services as messages
+from portal.messages import export_files, services as messages
 from portal.questionnaires import services as questionnaires
 from portal.questionnaires.definitions import get_questionnaire
 from portal.signing import services as signing
@@ -24,6 +24,7 @@ from portal.extensions import db
 from portal.models import DocumentVersion, OutboxMessage, OutboxState, Role
 from portal.models import CaseDeadline, DeadlineKind, ExpediteRequest
 from portal.models import DocumentRequest, Invitation, Message, MessageThread, ResumableUpload, UserSession
+from portal.models import ThreadExport
 from portal.models.case import CaseRole, UrgencyFlag
 from portal.models.request import QUESTIONNAIRE, SIGNATURE
 from portal.models.types import utcnow
@@ -257,11 +258,16 @@ EXPECTED = {
     # Muting emails about a case's messages is the firm's; a client must not miss the firm.
     ("messages.mute", "POST"): outcome(default=303, client=403, sponsor=403, other_attorney=404),
     # A thread exported as a file (PDF here) is the firm's record: the client and the sponsor
-    # read their own thread on the page, and get the 404 of a hidden object here.
-    ("messages.client_export", "GET"): outcome(default=200, client=404, sponsor=404,
-                                               other_attorney=404),
-    ("messages.sponsor_export", "GET"): outcome(default=200, client=404, sponsor=404,
+    # read their own thread on the page, and get the 404 of a hidden object here. Asking
+    # leads to the export's page (a job prepares it).
+    ("messages.client_export", "POST"): outcome(default=303, client=404, sponsor=404,
                                                 other_attorney=404),
+    ("messages.sponsor_export", "POST"): outcome(default=303, client=404, sponsor=404,
+                                                 other_attorney=404),
+    # An export (the attorney's) is its asker's alone: the rest of the firm too gets the 404.
+    ("messages.export_page", "GET"): outcome(default=404, attorney=200),
+    ("messages.export_state", "GET"): outcome(401, default=404, attorney=200),  # as a poll
+    ("messages.export_file", "GET"): outcome(default=404, attorney=200),
     # Resumable uploads: started by anyone signed in (the form they stand in for decides the
     # rest; without the tus header, 412); an upload is its uploader's alone, even to the firm.
     ("uploads.create", "POST"): outcome(default=412),
@@ -362,6 +368,8 @@ def world(app, make_user, make_case):
         thread = MessageThread(case=case, audience="client")
         db.session.add(thread)
         messages.post(people["client"], thread, "hello", "world-key")
+        # An export of it the attorney asked for (ready: jobs run at once here).
+        export_files.ask(people["attorney"], thread, "txt", False)
     # A resumable upload of the client's, begun, for the routes that name one.
     db.session.add(ResumableUpload(case=case, uploaded_by=people["client"], filename="scan.pdf",
                                    length=10, expires_at=utcnow() + timedelta(days=1)))
@@ -404,6 +412,8 @@ def test_access_matrix(app, world, role):
                .replace("<uuid:passkey_uuid>", str(uuid.uuid4()))
                .replace("<upload_uuid>", str(db.session.scalar(select(ResumableUpload.uuid))))
                .replace("<message_uuid>", str(db.session.scalar(select(Message.uuid))))
+               .replace("<export_uuid>", str(db.session.scalar(
+                   select(ThreadExport.uuid).order_by(ThreadExport.id))))
                .replace("<uuid:message_uuid>", str(db.session.scalar(select(OutboxMessage.uuid)))))
         if method == "GET":
             response = client.get(url)

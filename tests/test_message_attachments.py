@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from portal.extensions import db
 from portal.models import Document, Message, StoredObject, UserSession
 from portal.models.types import utcnow
-from tests.messages import post_thread, thread_key
+from tests.messages import export_thread, post_thread, thread_key
 from tests.test_messages import count, people, thread_url  # noqa: F401 (fixture)
 from tests.uploads import EXE, PDF
 
@@ -66,7 +66,7 @@ def test_an_attachment_is_named_by_its_detected_type_everywhere(client, login_as
         "attachment; filename=\"x.pdf.html.pdf\"; filename*=UTF-8''x.pdf.html.pdf")
     client.submit("/logout")
     login_as(people["lawyer"])
-    transcript = client.get(thread_url(people) + "/export.txt").data.decode()
+    transcript = export_thread(client, thread_url(people), "txt").data.decode()
     assert "  - x.pdf.html.pdf\n" in transcript
 
 

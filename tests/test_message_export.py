@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from portal import vault
 from portal.extensions import db
-from portal.messages import export, services
+from portal.messages import export, export_files, services
 from portal.messages.permissions import get_thread_or_404
 from portal.models import (AuditEvent, CaseMembership, Document, DocumentVersion, Message,
-                           Purpose)
+                           Purpose, ThreadExport)
 from portal.models.case import CaseRole
+from tests.messages import export_thread
 from tests.test_messages import people  # noqa: F401 (the fixture)
 
 RUSSIAN = "Здравствуйте! Вот письмо из больницы.\nВторая строка: операция 12 мая."
@@ -67,11 +68,18 @@ def conversation(app, people):  # noqa: F811
     return thread
 
 
-def export_url(people, fmt, sponsor=False, internal=False) -> str:  # noqa: F811
+def thread_url(people, sponsor=False) -> str:  # noqa: F811
     base = f"/cases/{people['case'].uuid}/messages"
-    if sponsor:
-        base += f"/sponsor/{people['sponsor'].uuid}"
-    return f"{base}/export.{fmt}" + ("?internal=1" if internal else "")
+    return base + f"/sponsor/{people['sponsor'].uuid}" if sponsor else base
+
+
+def export_url(people, fmt, sponsor=False) -> str:  # noqa: F811
+    return f"{thread_url(people, sponsor)}/export.{fmt}"
+
+
+def exported(client, people, fmt, sponsor=False, internal=False):  # noqa: F811
+    """The file of the thread's export, asked for as the firm's buttons do."""
+    return export_thread(client, thread_url(people, sponsor), fmt, internal)
 
 
 def exports_audited() -> list[AuditEvent]:
@@ -121,7 +129,7 @@ def pages(data: bytes) -> int:
 def test_text_transcript_holds_the_thread_in_order_with_authors_retraction_and_attachment(
         app, client, login_as, people, conversation):  # noqa: F811
     login_as(people["lawyer"])
-    response = client.get(export_url(people, "txt"))
+    response = exported(client, people, "txt")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
     assert response.headers["Content-Disposition"] == (
@@ -153,7 +161,7 @@ def test_text_transcript_holds_the_thread_in_order_with_authors_retraction_and_a
 
 def test_internal_notes_only_when_asked(client, login_as, people, conversation):  # noqa: F811
     login_as(people["lawyer"])
-    text = client.get(export_url(people, "txt", internal=True)).data.decode()
+    text = exported(client, people, "txt", internal=True).data.decode()
     assert "Messages: 4\n" in text and "Internal notes: included\n" in text
     note = text.index("> Check the signature OTTER")
     assert text.rindex("INTERNAL NOTE", 0, note) > text.index("> sent by mistake ZEBRA")
@@ -177,7 +185,7 @@ def test_internal_notes_left_out_are_not_decrypted(app, people, conversation,
     for include_internal in (False, True):
         decrypted.clear()
         with app.test_request_context():
-            export.export_thread(people["lawyer"], conversation, "txt", include_internal)
+            export.transcript(people["lawyer"], conversation, include_internal)
         assert decrypted == [m.uuid for m in messages if include_internal or not m.internal]
     assert note.uuid in decrypted  # the spy does see an internal note when it is exported
 
@@ -188,11 +196,11 @@ def test_a_damaged_internal_note_left_out_is_not_read_at_all(app, client, login_
     note.body = note.body[:-1] + bytes([note.body[-1] ^ 1])
     db.session.commit()
     login_as(people["lawyer"])
-    text = client.get(export_url(people, "txt")).data.decode()
+    text = exported(client, people, "txt").data.decode()
     assert "damaged" not in text
     assert db.session.scalar(select(AuditEvent.target).where(
         AuditEvent.action == "message.unreadable")) is None  # no attempt was made to read it
-    text = client.get(export_url(people, "txt", internal=True)).data.decode()
+    text = exported(client, people, "txt", internal=True).data.decode()
     assert "> [This message's stored text is damaged]\n" in text
     assert db.session.scalar(select(AuditEvent.target).where(
         AuditEvent.action == "message.unreadable")) == str(note.uuid)
@@ -216,7 +224,7 @@ def test_the_pdf_shows_the_same_text_paged_and_wrapped(client, login_as, people,
     post(client.application, conversation, people["client"],
          long_word + "\n" + "слово " * 1500)
     login_as(people["lawyer"])
-    response = client.get(export_url(people, "pdf", internal=True))
+    response = exported(client, people, "pdf", internal=True)
     assert response.status_code == 200 and response.data.startswith(b"%PDF-")
     assert response.headers["Content-Type"] == "application/pdf"
     assert response.headers["Content-Disposition"] == (
@@ -232,7 +240,7 @@ def test_the_pdf_shows_the_same_text_paged_and_wrapped(client, login_as, people,
     # The long word is wrapped onto several lines, none of it lost.
     assert long_word not in text and long_word in re.sub(r"\s", "", text)
     assert "cannot be shown in this PDF" not in text
-    plain = client.get(export_url(people, "pdf")).data
+    plain = exported(client, people, "pdf").data
     assert "OTTER" not in pdf_text(plain) and "INTERNAL NOTE" not in pdf_text(plain)
 
 
@@ -240,10 +248,10 @@ def test_characters_the_pdf_font_lacks_are_marked_not_dropped(client, login_as, 
                                                              conversation):  # noqa: F811
     post(client.application, conversation, people["client"], "护照 ready 😀")
     login_as(people["lawyer"])
-    text = pdf_text(client.get(export_url(people, "pdf")).data)
+    text = pdf_text(exported(client, people, "pdf").data)
     assert "\ufffd\ufffd ready \ufffd" in text
     assert "Some characters cannot be shown in this PDF and are printed as \ufffd." in text
-    assert "> 护照 ready 😀\n" in client.get(export_url(people, "txt")).data.decode()
+    assert "> 护照 ready 😀\n" in exported(client, people, "txt").data.decode()
 
 
 def test_a_sponsor_thread_names_the_sponsor_and_holds_only_its_messages(
@@ -251,12 +259,12 @@ def test_a_sponsor_thread_names_the_sponsor_and_holds_only_its_messages(
     thread = thread_of(app, people, sponsor=True)
     post(app, thread, people["sponsor"], "bank statements coming")
     login_as(people["lawyer"])
-    text = client.get(export_url(people, "txt", sponsor=True)).data.decode()
+    text = exported(client, people, "txt", sponsor=True).data.decode()
     assert f"Thread: with sponsor {people['sponsor'].name}\n" in text
     assert f"From: {people['sponsor'].name} (Sponsor)" in text and "Messages: 1\n" in text
     assert "bank statements coming" in text and "ZEBRA" not in text and "больницы" not in text
     assert f"with sponsor {people['sponsor'].name}" in pdf_text(
-        client.get(export_url(people, "pdf", sponsor=True)).data)
+        exported(client, people, "pdf", sponsor=True).data)
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "txt"])
@@ -272,7 +280,7 @@ def test_the_client_and_a_sponsor_thread_export_under_different_names(
         base = f"/cases/{people['case'].uuid}/messages"
         if sponsor is not None:
             base += f"/sponsor/{sponsor.uuid}"
-        response = client.get(f"{base}/export.{fmt}")
+        response = export_thread(client, base, fmt)
         assert response.status_code == 200
         return response.headers["Content-Disposition"]
 
@@ -316,8 +324,8 @@ def test_times_and_numbers_follow_the_exporters_language_and_zone(
 def test_each_export_is_audited_once_with_its_format(client, login_as, people,
                                                      conversation):  # noqa: F811
     login_as(people["lawyer"])
-    client.get(export_url(people, "pdf"))
-    client.get(export_url(people, "txt", internal=True))
+    exported(client, people, "pdf")
+    exported(client, people, "txt", internal=True)
     recorded = exports_audited()
     assert [(e.details["format"], e.details["internal"]) for e in recorded] == [
         ("pdf", False), ("text", True)]
@@ -332,14 +340,13 @@ def test_each_export_is_audited_once_with_its_format(client, login_as, people,
 def test_only_the_case_team_exports(client, login_as, people, conversation, who, sponsor_thread,
                                     fmt):  # noqa: F811
     login_as(people[who])
-    assert client.get(export_url(people, fmt, sponsor=sponsor_thread)).status_code == 404
-    assert client.get(export_url(people, fmt, sponsor=sponsor_thread,
-                                 internal=True)).status_code == 404
-    assert exports_audited() == []
+    assert client.submit(export_url(people, fmt, sponsor=sponsor_thread)).status_code == 404
+    assert client.submit(export_url(people, fmt, sponsor=sponsor_thread),
+                         {"internal": "1"}).status_code == 404
+    assert exports_audited() == [] and db.session.scalar(select(ThreadExport.id)) is None
     if (who, sponsor_thread) in (("client", False), ("sponsor", True)):
         # Their own thread: readable on the page, but the export is the firm's (audited).
-        assert client.get(export_url(people, "txt", sponsor=sponsor_thread).rsplit(
-            "/export", 1)[0]).status_code == 200
+        assert client.get(thread_url(people, sponsor_thread)).status_code == 200
         assert db.session.scalar(select(AuditEvent.target).where(
             AuditEvent.action == "messages.export_denied")) is not None
 
@@ -349,7 +356,7 @@ def test_the_service_refuses_anyone_but_the_case_team(app, people, conversation)
         with pytest.raises(services.ServiceError):
             export.transcript(people[who], conversation, False)
         with pytest.raises(services.ServiceError):
-            export.export_thread(people[who], conversation, "txt", True)
+            export_files.ask(people[who], conversation, "txt", True)
     assert exports_audited() == []
 
 

@@ -86,12 +86,12 @@ class Limits:
 
 
 def limits(case: Case) -> Limits:
-    """The per-file limit and the case's quota (deleted objects and the
-    firm's previews do not count)."""
+    """The per-file limit and the case's quota (deleted objects and what the
+    firm makes, previews and thread exports, do not count)."""
     used = db.session.scalar(
         select(func.coalesce(func.sum(StoredObject.size), 0))
         .where(StoredObject.case_id == case.id, StoredObject.state != ObjectState.DELETED,
-               StoredObject.purpose != Purpose.PREVIEW))
+               StoredObject.purpose.not_in((Purpose.PREVIEW, Purpose.THREAD_EXPORT))))
     cfg = current_app.config
     return Limits(cfg["UPLOAD_MAX_FILE_BYTES"], cfg["CASE_QUOTA_BYTES"], int(used))
 

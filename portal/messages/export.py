@@ -2,8 +2,8 @@
 
 ``transcript`` gathers what the firm reads of a thread (internal notes only
 when asked) into an ``Export``; ``as_text`` and ``as_pdf`` render it in the
-exporting person's language and time zone; ``export_thread`` does all three
-for a route, with one audit record. Times are given in UTC (ISO 8601) and as
+exporting person's language and time zone (a job does both: see
+``export_files``). Times are given in UTC (ISO 8601) and as
 the exporting person reads them on the portal.
 """
 from __future__ import annotations
@@ -18,10 +18,7 @@ from flask import current_app
 from flask_babel import force_locale, format_decimal, gettext as _, lazy_gettext as _l, ngettext
 from fpdf.enums import XPos, YPos
 
-from portal import audit
 from portal.errors import ServiceError
-from portal.evidence.files import ascii_name
-from portal.extensions import db
 from portal.messages.permissions import can_export
 from portal.messages.services import shown_to
 from portal.models import MessageThread, User
@@ -72,15 +69,6 @@ class Export:
     entries: tuple[Entry, ...]
 
 
-@dataclass(frozen=True)
-class Exported:
-    """A rendered export, ready to send."""
-
-    content: bytes
-    content_type: str
-    filename: str
-
-
 def _side(thread: MessageThread, author: User) -> str:
     if author.is_firm:
         return "firm"
@@ -115,23 +103,7 @@ def transcript(actor: User, thread: MessageThread, include_internal: bool) -> Ex
                   timezone=actor.timezone or "UTC", entries=entries)
 
 
-def export_thread(actor: User, thread: MessageThread, fmt: str, include_internal: bool
-                  ) -> Exported:
-    """``thread`` rendered as ``fmt`` (a key of ``FORMATS``), audited once and
-    committed. Raises ``ServiceError`` as ``transcript`` does."""
-    content_type, audited = FORMATS[fmt]
-    export = transcript(actor, thread, include_internal)
-    content = as_pdf(export) if fmt == "pdf" else as_text(export).encode("utf-8")
-    audit.record("messages.exported", actor=actor, case=thread.case, target=str(thread.uuid),
-                 format=audited, internal=include_internal)
-    db.session.commit()
-    # The reference is the firm's, but a header takes ASCII only: spelled out if need be.
-    name = ascii_name(f"{export.case_reference}-messages-{_audience(thread)}-"
-                      f"{export.exported_at:%Y-%m-%d}.{fmt}")
-    return Exported(content, content_type, name)
-
-
-def _audience(thread: MessageThread) -> str:
+def audience_name(thread: MessageThread) -> str:
     """Which thread a file holds, in its name: ``client``, or ``sponsor-`` and
     the start of the sponsor's public id. Not the sponsor's name: two sponsors
     may share one, and a file name travels (mail, shared folders) where the

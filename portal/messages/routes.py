@@ -1,4 +1,5 @@
-"""The message threads of a case: read, write (with attachments), poll, retract, mute."""
+"""The message threads of a case: read, write (with attachments), poll,
+retract, mute, and export (asked for here, prepared by a job)."""
 from __future__ import annotations
 
 import secrets
@@ -22,16 +23,18 @@ from portal.evidence.routes import UNREADABLE, read_streamed_form, report_upload
     upload_form_context
 from portal.extensions import csrf, db
 from portal.messages import services
-from portal.messages.export import export_thread
+from portal.messages import export_files
 from portal.messages.forms import MessageForm
 from portal.messages.permissions import (can_export, get_thread_or_404, may_read,
                                          sponsor_audience)
 from portal.messages.text import as_html
-from portal.models import Case, Message, MessageThread, User
+from portal.models import Case, Message, MessageThread, ThreadExport, User
 from portal.models.case import CaseRole
 from portal.models.message import CLIENT_THREAD
 from portal.models.types import utcnow
 from portal.permissions import deny, parse_uuid
+from portal.storage import StorageError
+from portal.vault import IntegrityFailure
 
 bp = Blueprint("messages", __name__)
 bp.add_app_template_filter(as_html, "message_html")
@@ -98,8 +101,10 @@ def _page(thread, form: MessageForm):
     muted = current_user.is_firm and services.is_muted(current_user, thread.case)
     before = _message_of(thread, request.args.get("before"))
     messages, earlier = services.page_of(current_user, thread, before)
+    exports = export_files.recent(current_user, thread) if can_export(
+        current_user, thread.case) else []
     return render_template("messages/thread.html", form=form, muted=muted,
-                           messages=messages, earlier=earlier, before=before,
+                           messages=messages, earlier=earlier, before=before, exports=exports,
                            thread_url=_thread_url(thread),
                            poll_url=_thread_url(thread, "poll") if before is None else "",
                            poll_seconds=current_app.config["MESSAGE_POLL_SECONDS"],
@@ -222,28 +227,91 @@ def mute(case_uuid: str):
     return redirect(url_for("messages.client_thread", case_uuid=case.uuid), code=303)
 
 
-def _export(thread, fmt: str):
-    """The thread as a file to keep (the firm only: others get the audited 404)."""
+def _ask_export(thread, fmt: str):
+    """Ask for the thread as a file (the firm only: others get the audited
+    404); a job prepares it while the person waits on its page."""
     if not can_export(current_user, thread.case):
         deny(current_user, thread.case, "messages.export_denied", str(thread.uuid), True)
-    exported = export_thread(current_user, thread, fmt, request.args.get("internal") == "1")
-    response = Response(exported.content, content_type=exported.content_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{exported.filename}"'
+    csrf.protect()
+    try:
+        export = export_files.ask(current_user, thread, fmt, request.form.get("internal") == "1")
+    except ServiceError as error:
+        flash(error.message, "error")
+        return redirect(_thread_url(thread), code=303)
+    return redirect(url_for("messages.export_page", case_uuid=thread.case.uuid,
+                            export_uuid=export.uuid), code=303)
+
+
+@bp.route("/cases/<case_uuid>/messages/export.<any(pdf, txt):fmt>", methods=["POST"])
+@csrf.exempt  # checked in _ask_export, after the access check (a stranger gets the 404)
+def client_export(case_uuid: str, fmt: str):
+    """Ask for the client's thread as a PDF or plain-text transcript; the
+    form's ``internal=1`` includes the firm's internal notes."""
+    return _ask_export(get_thread_or_404(case_uuid, current_user), fmt)
+
+
+@bp.route("/cases/<case_uuid>/messages/sponsor/<sponsor_uuid>/export.<any(pdf, txt):fmt>",
+          methods=["POST"])
+@csrf.exempt  # checked in _ask_export, after the access check
+def sponsor_export(case_uuid: str, sponsor_uuid: str, fmt: str):
+    """Ask for one sponsor's thread as a PDF or plain-text transcript."""
+    return _ask_export(get_thread_or_404(case_uuid, current_user, sponsor_uuid), fmt)
+
+
+def _export_or_404(case_uuid: str, export_uuid: str) -> ThreadExport:
+    """The export ``export_uuid`` of case ``case_uuid``, if the current
+    person asked for it and still reaches the case: an export holds what
+    its asker may read, so no one else fetches it."""
+    case = get_case_or_404(case_uuid, current_user)
+    export = db.session.scalar(
+        select(ThreadExport).join(ThreadExport.thread)
+        .where(ThreadExport.uuid == parse_uuid(export_uuid), MessageThread.case_id == case.id))
+    if export is None or export.requested_by_id != current_user.id:
+        deny(current_user, case, "messages.export_denied", str(export_uuid), export is not None)
+    return export
+
+
+@bp.route("/cases/<case_uuid>/exports/<export_uuid>")
+def export_page(case_uuid: str, export_uuid: str):
+    """Where an export stands: being prepared (the page asks every few
+    seconds), ready with its link, failed, or expired."""
+    export = _export_or_404(case_uuid, export_uuid)
+    return render_template("messages/export.html", export=export, case=export.thread.case,
+                           expired=export_files.is_expired(export),
+                           thread_url=_thread_url(export.thread))
+
+
+@bp.route("/cases/<case_uuid>/exports/<export_uuid>/state")
+@passive
+def export_state(case_uuid: str, export_uuid: str):
+    """The export's state as JSON, for the page's script."""
+    export = _export_or_404(case_uuid, export_uuid)
+    response = jsonify(state=export.state.value)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/cases/<case_uuid>/exports/<export_uuid>/file")
+def export_file(case_uuid: str, export_uuid: str):
+    """The export's file, while it lasts; never rendered as a page."""
+    export = _export_or_404(case_uuid, export_uuid)
+    try:
+        chunks = export_files.open_file(current_user, export)
+    except export_files.Expired as error:
+        return render_error(410, error.message)
+    except ServiceError as error:
+        return render_error(409, error.message)
+    except StorageError:
+        return render_error(503, _("The document store is not answering right now. Please "
+                                   "try again in a few minutes."))
+    except IntegrityFailure:
+        return render_error(500, _("This file could not be verified, so it was not sent. "
+                                   "The firm has been told."))
+    stored = export.stored_object
+    response = Response(chunks, content_type=stored.content_type, direct_passthrough=True)
+    response.headers["Content-Length"] = str(stored.size)
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response.headers["Cache-Control"] = "no-store"
     # Message text is the writers': never rendered as a page of the portal.
     response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response
-
-
-@bp.route("/cases/<case_uuid>/messages/export.<any(pdf, txt):fmt>")
-def client_export(case_uuid: str, fmt: str):
-    """The client's thread as a PDF or plain-text transcript; ``?internal=1``
-    includes the firm's internal notes."""
-    return _export(get_thread_or_404(case_uuid, current_user), fmt)
-
-
-@bp.route("/cases/<case_uuid>/messages/sponsor/<sponsor_uuid>/export.<any(pdf, txt):fmt>")
-def sponsor_export(case_uuid: str, sponsor_uuid: str, fmt: str):
-    """One sponsor's thread as a PDF or plain-text transcript; ``?internal=1``
-    includes the firm's internal notes."""
-    return _export(get_thread_or_404(case_uuid, current_user, sponsor_uuid), fmt)

@@ -5,7 +5,8 @@ from portal.models.evidence import (Document, DocumentVersion, EncryptionKeyset,
                                     PreviewState, ScanState, VersionStatus)
 from portal.models.factor import Passkey, RecoveryCode
 from portal.models.invitation import Invitation
-from portal.models.message import CaseMute, Message, MessageThread, ThreadNotice, ThreadRead
+from portal.models.message import (CaseMute, ExportState, Message, MessageThread, ThreadExport,
+                                   ThreadNotice, ThreadRead)
 from portal.models.outbox import OutboxMessage, OutboxState
 from portal.models.password_reset import PasswordReset
 from portal.models.request import (DocumentRequest, QuestionnaireResponse, RequestReminder,
@@ -17,11 +18,11 @@ from portal.models.upload import ResumableUpload, UploadPiece, UploadState
 from portal.models.user import Role, User, UserSession
 
 __all__ = ["AuditEvent", "CalendarFeed", "Case", "CaseDeadline", "CaseMute", "CaseFlag", "CaseMembership",
-           "DeadlineKind", "Decision", "Document", "DocumentRequest", "DocumentVersion",
+           "DeadlineKind", "Decision", "ExportState", "Document", "DocumentRequest", "DocumentVersion",
            "EncryptionKeyset", "ExpediteOutcome", "ExpediteRequest", "Invitation", "Message",
            "MessageThread", "ObjectState",
            "OutboxMessage", "OutboxState", "ParoleReminder", "Passkey", "PasswordReset", "Preview",
            "PreviewState", "Purpose", "QuestionnaireResponse", "ScanState",
            "RecoveryCode", "ReferenceCounter", "RequestReminder", "RequestState", "ResumableUpload",
            "Role", "StoredObject", "UploadPiece", "UploadState",
-           "ThreadNotice", "ThreadRead", "TimelineEvent", "User", "UserSession", "VersionStatus"]
+           "ThreadExport", "ThreadNotice", "ThreadRead", "TimelineEvent", "User", "UserSession", "VersionStatus"]

@@ -2,15 +2,17 @@
 rest), who has read how far, and when each person was last told by email."""
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
 from portal.models.case import Case
+from portal.models.stored_object import StoredObject
 from portal.models.types import UTCDateTime, public_id, utcnow
 from portal.models.user import User
 
@@ -103,3 +105,46 @@ class CaseMute(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExportState(str, enum.Enum):
+    """Where a thread export stands."""
+
+    PREPARING = "preparing"  # a job is laying it out
+    READY = "ready"  # stored in the vault, downloadable until ``expires_at``
+    FAILED = "failed"  # the job gave up (or the person lost access): ask again
+    EXPIRED = "expired"  # its object was deleted at ``expires_at``
+
+
+class ThreadExport(db.Model):
+    """A thread exported as a file (PDF or text) for one person of the firm:
+    asked for on the thread page, laid out by a job, stored encrypted in the
+    vault, downloadable by that person alone until it expires.
+
+    ``pending_key`` is set while preparing, unique: however often the same
+    person asks for the same export of a thread at once, one row and one job
+    exist (cleared when the job ends, so a later ask makes a new file)."""
+
+    __tablename__ = "thread_exports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[uuid.UUID] = public_id()
+    thread_id: Mapped[int] = mapped_column(ForeignKey("message_threads.id"), index=True)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    format: Mapped[str] = mapped_column(String(8))  # a key of export.FORMATS
+    internal: Mapped[bool] = mapped_column(default=False)  # internal notes included
+    state: Mapped[ExportState] = mapped_column(
+        Enum(ExportState, native_enum=False, length=16,
+             values_callable=lambda members: [m.value for m in members]),
+        default=ExportState.PREPARING)
+    pending_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Ready exports by expiry: the hourly purge walks this index.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    filename: Mapped[str | None] = mapped_column(String(200))
+    stored_object_id: Mapped[int | None] = mapped_column(ForeignKey("stored_objects.id"))
+
+    thread: Mapped[MessageThread] = relationship()
+    requested_by: Mapped[User] = relationship()
+    stored_object: Mapped[StoredObject | None] = relationship()

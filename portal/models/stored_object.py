@@ -31,6 +31,7 @@ class Purpose(str, enum.Enum):
     DOCUMENT_VERSION = "document_version"
     UPLOAD_PIECE = "upload_piece"  # part of a resumable upload, until it is put together
     PREVIEW = "preview"  # a page of a version's preview (PNG pixels only)
+    THREAD_EXPORT = "thread_export"  # a thread laid out as a file, kept for a day
 
 
 class ObjectState(str, enum.Enum):

@@ -6,6 +6,7 @@ receipt number (typed with dashes) and moves the stage; the client sees both.
 The tests run in order and share the case."""
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -288,5 +289,16 @@ def test_client_writes_with_an_attachment_and_sees_the_answer_without_reloading(
         expect(lawyer.locator("ol.messages li.mine").last.locator(".read-mark")).to_have_text(
             "Read", timeout=20_000)
         _screenshot(client, "case-11-client-es-answer-arrived")
+
+        # The thread as a PDF for the case file: the page waits while the job consumer lays
+        # it out, shows the link once it is ready (without a reload by hand), and it downloads.
+        lawyer.get_by_role("button", name="PDF", exact=True).click()
+        expect(lawyer.get_by_role("heading", name="Export of messages")).to_be_visible()
+        expect(lawyer.get_by_text("Your export is ready.")).to_be_visible(timeout=30_000)
+        _screenshot(lawyer, "case-12-attorney-export-ready")
+        with lawyer.expect_download() as download:
+            lawyer.get_by_role("link", name=re.compile(r"^Download ")).click()
+        exported = Path(download.value.path()).read_bytes()
+        assert exported.startswith(b"%PDF-") and download.value.suggested_filename.endswith(".pdf")
         phone_es.close()
         desktop.close()
