@@ -37,6 +37,10 @@ resumable tus 1.0 upload as the uploader page sends it (TUS_CHUNK_BYTES: by defa
           Targets: tus/direct MB/s >= 0.7 (tus/form shown for information);
           peak growth < 64 MiB for the worker over the whole tus
           upload ("peak +MiB") and for the consumer ("job +MiB").
+concurrent N form uploads of M MiB at once (N threads, each its own connection)
+          against N boto3 upload_fileobj of the same size at once (default
+          TransferConfig each), wall time of the whole batch, in turns.
+          Target: portal/direct >= 0.8 (defaults: 8 x 64 MiB).
 slow      two concurrent uploads throttled to ~1 MB/s, each outlasting the 30 s
           worker timeout, while GET / is timed every 0.25 s.
           Target: median page latency < 100 ms; both uploads must be stored.
@@ -467,6 +471,48 @@ def resumable(browser: Browser, case: str, sizes: list[int], worker: int, consum
                   "< 64 MiB", job_growth < 64)]
 
 
+def at_once(count: int, action) -> float:
+    """Seconds until ``action(i)`` has returned for every i < ``count``, all
+    started together in threads; an exception in any is raised here."""
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            action(i)
+        except BaseException as error:  # reported below rather than lost with the thread
+            errors.append(error)
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    start = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.monotonic() - start
+    if errors:
+        raise Failure(f"{len(errors)} of {count} concurrent transfers failed: {errors[0]!r}")
+    return seconds
+
+
+def concurrent(port: int, cookie: str, case: str, count: int, mb: int, make_direct,
+               bucket: str, rows: list) -> None:
+    """``count`` form uploads at once against ``count`` boto3 uploads at once
+    (a client each, as ``count`` separate programs would have: one shared
+    client's pool of 10 connections would slow the direct side)."""
+    portal_s, direct_s = [], []
+    clients = [make_direct() for _ in range(count)]
+    for turn in range(ROUNDS):
+        portal_s.append(at_once(count, lambda i: upload(
+            Browser(port, cookie), case, f"bench-concurrent-{turn}-{i}.pdf", mb * MiB)))
+        direct_s.append(at_once(count, lambda i: clients[i].upload_fileobj(
+            Content(mb * MiB), bucket, f"bench/concurrent-{turn}-{i}")))
+    portal, direct_median = statistics.median(portal_s), statistics.median(direct_s)
+    ratio, total = direct_median / portal, count * mb * MiB / 1e6
+    print(f"{count} x {mb} MiB{portal:>10.2f}{direct_median:>10.2f}{total / portal:>13.1f}"
+          f"{total / direct_median:>13.1f}{ratio:>7.2f}", flush=True)
+    rows.append((f"{count} concurrent {mb} MiB uploads portal/direct", f"{ratio:.3f}", ">= 0.8",
+                 ratio >= 0.8))
+
+
 def slow_clients(port: int, cookie: str, case: str, slow_mb: int, rows: list, failed: list):
     """Two throttled uploads in threads; GET / timed meanwhile in this one."""
     outcomes: dict[int, str] = {}
@@ -512,6 +558,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="256,1024", help="file sizes in MiB, comma-separated")
     parser.add_argument("--slow-mb", type=int, default=40, help="MiB per throttled upload")
+    parser.add_argument("--concurrent", type=int, default=8, help="uploads at once")
+    parser.add_argument("--concurrent-mb", type=int, default=64, help="MiB per concurrent upload")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     rows: list[tuple[str, str, str, bool]] = []  # figure, value, target, met
@@ -572,6 +620,13 @@ def main() -> int:
         resumable(browser, case, sizes, worker, consumer.pid, tmp / "consumer.log", rows,
                   lambda mb, turn: timed(lambda: direct.upload_fileobj(
                       Content(mb * MiB), bucket, f"bench/tus-direct-{mb}-{turn}")))
+
+        print(f"\n{'concurrent':<14}{'portal s':>10}{'direct s':>10}{'portal MB/s':>13}"
+              f"{'direct MB/s':>13}{'ratio':>7}")
+        concurrent(port, browser.cookie, case, args.concurrent, args.concurrent_mb,
+                   lambda: make_client(config["S3_ENDPOINT_URL"], config["S3_ACCESS_KEY_ID"],
+                                       config["S3_SECRET_ACCESS_KEY"], config["S3_REGION"]),
+                   bucket, rows)
 
         print(f"\nslow clients: 2 x {args.slow_mb} MiB at ~1 MB/s, GET / every 0.25 s meanwhile")
         slow_clients(port, browser.cookie, case, args.slow_mb, rows, failed)
