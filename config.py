@@ -74,6 +74,13 @@ class Config:
     # The portal's log lines: "json" (one object a line, with the request id)
     # or "text" (Python's default); JSON unless set, in production.
     LOG_FORMAT = (env("LOG_FORMAT") or "text").strip().lower()
+    # Prometheus metrics (portal.metrics): GET /metrics answers a scraper sending
+    # "Authorization: Bearer <token>" (production wants 32 characters at least); unset,
+    # /metrics is a 404 like any unknown page. A job consumer serves its own counters on
+    # this port when set, on loopback unless the address says otherwise (no token there).
+    METRICS_TOKEN = env("METRICS_TOKEN")
+    WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+    WORKER_METRICS_ADDR = env("WORKER_METRICS_ADDR", "127.0.0.1")
 
     # Malware scanning by clamd (ClamAV) over its INSTREAM protocol: a Unix socket,
     # or a host and port. Until the scanner clears a file, only its uploader opens
@@ -127,6 +134,9 @@ class Config:
     # Calendar feed fetches per address (calendar apps poll every few minutes to hours;
     # an office behind one address shares the budget).
     CALENDAR_FEED_LIMIT = env("CALENDAR_FEED_LIMIT", "60 per 10 minutes")
+    # Requests to /metrics refused for a wrong or missing token, per address (requests
+    # with the right one use up nothing).
+    METRICS_LIMIT = env("METRICS_LIMIT", "10 per minute")
     # How often an open message thread asks for new messages (JavaScript).
     MESSAGE_POLL_SECONDS = env_int("MESSAGE_POLL_SECONDS", 15)
 
@@ -252,6 +262,7 @@ class Production(Config):
 # Setting names as the operator writes them, for the start-up error.
 ENV_NAMES = {"SQLALCHEMY_DATABASE_URI": "PORTAL_DATABASE_URL"}
 MIN_SECRET_KEY_BYTES = 32
+MIN_METRICS_TOKEN_CHARS = 32
 
 
 def missing_settings(config: dict) -> list[str]:
@@ -273,6 +284,11 @@ def unsafe_settings(config: dict) -> list[str]:
     secret = config.get("SECRET_KEY") or ""
     if secret and len(secret.encode()) < MIN_SECRET_KEY_BYTES:
         problems.append(f"PORTAL_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes")
+    # Metrics are optional; a token, when set, is a credential that must not be guessable.
+    metrics_token = config.get("METRICS_TOKEN") or ""
+    if metrics_token and len(metrics_token) < MIN_METRICS_TOKEN_CHARS:
+        problems.append(f"PORTAL_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_CHARS} "
+                        "characters (or unset, to turn metrics off)")
     if config.get("DEBUG"):
         problems.append("debug mode (FLASK_DEBUG) can never be on in production")
     if config.get("JOBS_IMMEDIATE"):

@@ -9,8 +9,8 @@ from flask import Flask
 from flask.helpers import get_debug_flag
 
 import config as settings
-from portal import (crypto, errors, firm, forms_common, i18n, jobs, logs, notify, proxies,
-                    security, storage)
+from portal import (crypto, errors, firm, forms_common, i18n, jobs, logs, metrics, notify,
+                    proxies, security, storage)
 from portal.extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +52,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     errors.init_app(app)
     forms_common.init_app(app)
     logs.init_app(app)
+    metrics.init_app(app)
     _register_blueprints(app)
 
     from portal import cli

@@ -14,6 +14,8 @@ PUBLIC_ENDPOINTS = frozenset({
     "static",
     "health.healthz",
     "health.livez",
+    # Prometheus: the bearer token is the credential, checked by the view (404 without it).
+    "metrics.show_metrics",
     "auth.login",
     "auth.open_invitation",
     "auth.accept_invitation",

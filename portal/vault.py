@@ -18,6 +18,7 @@ from typing import Iterable, Iterator
 
 from flask import current_app
 
+from portal import metrics
 from portal.models import Case, ObjectState, Purpose, StoredObject, User
 from portal.storage import StorageError
 
@@ -83,6 +84,7 @@ def put(chunks: Iterable[bytes], *, case: Case, stored_by: User, purpose: Purpos
     except BaseException:
         writer.abort()
         raise
+    metrics.count_upload(purpose, size)
     return StoredObject(uuid=object_uuid, key=key, size=size, sha256=digest.hexdigest(),
                         content_type=content_type, case=case, stored_by=stored_by,
                         purpose=purpose, state=ObjectState.STORED)
@@ -115,6 +117,7 @@ def open(stored: StoredObject) -> Iterator[bytes]:  # noqa: A001 (the vault's ve
     reader = current_app.extensions["storage"].reader(stored.key)
     plaintext = current_app.extensions["crypto"].decrypting_stream(reader, stored.uuid)
     object_uuid, expected = str(stored.uuid), stored.sha256
+    purpose = stored.purpose
 
     def read() -> bytes:
         try:
@@ -147,6 +150,7 @@ def open(stored: StoredObject) -> Iterator[bytes]:  # noqa: A001 (the vault's ve
                 if not after and hasher.hexdigest() != expected:
                     log.error("SHA-256 mismatch on reading object %s", object_uuid)
                     raise IntegrityFailure(object_uuid)
+                metrics.count_download(purpose, len(chunk))  # once a MiB chunk, as handed out
                 yield chunk
                 chunk, after = after, (read() if after else b"")
         finally:

@@ -48,6 +48,9 @@ def outcome(anonymous=LOGIN, **per_role) -> dict[str, int]:
 EXPECTED = {
     ("health.healthz", "GET"): outcome(200, default=200),
     ("health.livez", "GET"): outcome(200, default=200),
+    # Prometheus metrics: only for a bearer token, never a session; off (404) without
+    # PORTAL_METRICS_TOKEN, as here (tests/test_metrics.py tries the token).
+    ("metrics.show_metrics", "GET"): outcome(404, default=404),
     # The firm's logo and privacy notice: public, the same for everyone.
     ("firm.show_logo", "GET"): outcome(200, default=200),
     ("firm.show_privacy", "GET"): outcome(200, default=200),
