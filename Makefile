@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
 CATALOGS := $(wildcard portal/translations/*/LC_MESSAGES/messages.po)
 
-.PHONY: setup run lint test browser-deps bench bench-dashboard translations extract-messages vendor-uppy clean
+.PHONY: setup run lint test browser-deps bench bench-dashboard bench-pages translations extract-messages vendor-uppy clean
 
 setup: $(STAMP) translations
 
@@ -65,6 +65,13 @@ bench: setup
 ## also on PostgreSQL when PORTAL_BENCH_DATABASE_URL is set).
 bench-dashboard: setup
 	$(PY) bench/dashboard.py
+
+## Load the pages with 10 and 50 concurrent users (locust, installed from bench/requirements.txt)
+## against a firm seeded by `flask seed-scale`, under gunicorn (see bench/pages.py; on
+## PostgreSQL when PORTAL_BENCH_DATABASE_URL is set).
+bench-pages: setup
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	$(PY) bench/pages.py
 
 ## Refresh the translation catalogs from the source.
 extract-messages: $(STAMP)

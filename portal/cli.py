@@ -1,5 +1,6 @@
 """``flask`` commands: accounts, keys and storage; ``flask audit`` is
-``portal.audit_trail.cli`` (the demo seed: ``portal.dev.cli``)."""
+``portal.audit_trail.cli`` (the demo seed: ``portal.dev.cli``; a busy firm
+for benchmarks, ``seed-scale``: ``portal.dev.scale``)."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -82,5 +83,7 @@ def init_app(app: Flask) -> None:
     if app.config["PORTAL_ENV"] != "production":
         # Dev-only code stays out of production processes altogether.
         from portal.dev.cli import seed_demo_command
+        from portal.dev.scale import seed_scale_command
 
         app.cli.add_command(seed_demo_command)
+        app.cli.add_command(seed_scale_command)
