@@ -83,6 +83,14 @@ class PortalHuey(Huey):
     def _immediate(self, value) -> None:
         pass
 
+    def create_consumer(self, **options):
+        """The consumer ``huey_consumer`` runs. With JSON logs, the text
+        handler it has just given the ``huey`` logger is dropped: the root's
+        JSON handler (``portal.logs``) writes those lines, once each."""
+        if _app().config.get("LOG_FORMAT") == "json":
+            logging.getLogger("huey").handlers.clear()
+        return super().create_consumer(**options)
+
 
 huey = PortalHuey("portal", results=False, immediate_use_memory=False)
 

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from portal import create_app, logs
+from tests.jobs import consumer_queue, start_consumer, stop, wait_until  # noqa: F401 (fixture)
 
 
 @pytest.fixture()
@@ -53,3 +54,22 @@ def test_gunicorns_access_line_is_json_with_the_request_id():
              "h": "10.0.0.1", "m": "GET", "U": "/cases", "s": "200", "B": "-", "M": "12"}
     line = json.loads(config["access_log_format"] % atoms)
     assert line["request_id"] == "lb-0001-req" and line["status"] == 200
+
+
+def test_a_consumers_lines_are_json_once_each(app, consumer_queue, smtp_server, tmp_path,  # noqa: F811
+                                              monkeypatch):
+    """huey_consumer gives the ``huey`` logger a text handler of its own; with
+    JSON logs every line would come twice, once not JSON."""
+    monkeypatch.setenv("PORTAL_LOG_FORMAT", "json")
+    log = tmp_path / "consumer.log"
+    consumer = start_consumer(app, consumer_queue, smtp_server.port, log)
+    try:
+        # Its start-up lines end with this one (a stop before it is not graceful).
+        wait_until(lambda: "Periodic tasks are" in log.read_text(errors="replace"),
+                   "the consumer's start-up lines")
+    finally:
+        stop(consumer)
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # each line is JSON
+    started = [r for r in records if "consumer started" in r["message"]]
+    assert len(started) == 1 and started[0]["logger"].startswith("huey")
