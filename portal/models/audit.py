@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -17,6 +17,11 @@ class AuditEvent(db.Model):
     ``previous_hash`` the ``content_hash`` of row ``sequence - 1``."""
 
     __tablename__ = "audit_events"
+    # The trail's action filter is a prefix match (LIKE 'auth.%'), which a plain
+    # index serves only under the C collation; the pattern operator class
+    # serves it under any (PostgreSQL; elsewhere a plain index).
+    __table_args__ = (Index("ix_audit_events_action_prefix", "action",
+                            postgresql_ops={"action": "varchar_pattern_ops"}),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

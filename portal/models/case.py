@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -67,6 +67,10 @@ class Case(db.Model):
     """
 
     __tablename__ = "cases"
+    # The audit trail's case filter compares references case-insensitively
+    # (upper); without this the planner guesses how many cases match and
+    # walks the whole trail instead of the case's own rows.
+    __table_args__ = (Index("ix_cases_reference_upper", func.upper(text("reference"))),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[uuid.UUID] = public_id()

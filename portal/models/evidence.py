@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -91,8 +91,10 @@ class DocumentVersion(db.Model):
     user's file name is kept only here."""
 
     __tablename__ = "document_versions"
+    # The review queue's newest upload per request, read from the index alone.
     __table_args__ = (UniqueConstraint("document_id", "number"),
-                      UniqueConstraint("submission_id", "part_index"))
+                      UniqueConstraint("submission_id", "part_index"),
+                      Index("ix_document_versions_request_uploaded", "request_id", "uploaded_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[uuid.UUID] = public_id()
