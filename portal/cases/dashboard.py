@@ -341,4 +341,6 @@ def member_cases(user: User) -> list[Case]:
     """A client's or sponsor's cases for their cards: open ones first
     (newest first), then the closed ones."""
     return list(db.session.scalars(visible_cases(user).order_by(
-        case((Case.closed_on.is_(None), 0), else_=1), Case.opened_on.desc(), Case.id.desc())))
+        case((Case.closed_on.is_(None), 0), else_=1), Case.opened_on.desc(), Case.id.desc())
+        # Each card asks the person's role in its case.
+        .options(selectinload(Case.memberships))))

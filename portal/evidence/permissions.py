@@ -9,8 +9,8 @@ from sqlalchemy.orm import selectinload
 from portal.cases.permissions import case_role
 from portal.extensions import db
 from portal.messages.permissions import may_see_message
-from portal.models import (Case, Document, DocumentVersion, PreviewState, Role, ScanState, User,
-                           VersionStatus)
+from portal.models import (Case, Document, DocumentVersion, Message, MessageThread, PreviewState,
+                           Role, ScanState, User, VersionStatus)
 from portal.models.case import CaseRole
 from portal.permissions import deny, parse_uuid
 
@@ -60,7 +60,11 @@ def visible_documents(user: User, case: Case) -> list[tuple[Document, list[Docum
     may see; documents with none are left out."""
     documents = db.session.scalars(
         select(Document).where(Document.case_id == case.id)
-        .options(selectinload(Document.versions), selectinload(Document.message))
+        .options(selectinload(Document.versions).selectinload(DocumentVersion.uploaded_by),
+                 # A sent file links to its message in its thread (joined: the sponsor
+                 # of a sponsor's thread in the same statement).
+                 selectinload(Document.message).selectinload(Message.thread)
+                 .joinedload(MessageThread.sponsor))
         .order_by(Document.created_at.desc())).all()
     pairs = ((d, visible_versions(user, case, d)) for d in documents)
     return [(document, versions) for document, versions in pairs if versions]

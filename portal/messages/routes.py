@@ -166,11 +166,13 @@ def _poll(thread):
     other side has read the thread."""
     after = _message_of(thread, request.args.get("after"))
     shown = services.shown_to(current_user, thread, after=after)
-    if shown:
-        services.mark_read(current_user, thread)
     context = _item_context(thread)
     # Nothing new is the usual answer: no template to render then.
     html = render_template("messages/_items.html", messages=shown, **context) if shown else ""
+    if shown:
+        # After rendering: marking read commits, which would expire what was
+        # loaded for the items and load it again message by message.
+        services.mark_read(current_user, thread)
     # Until when the other side has read: the page marks one's own messages "Read".
     read_until = context["read_until"].isoformat() if context["read_until"] else None
     response = jsonify(html=html, count=len(shown), read_until=read_until)
