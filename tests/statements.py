@@ -10,6 +10,12 @@ from portal.extensions import db
 
 def statements_during(call: Callable[[], object]) -> int:
     """How many SQL statements ``call()`` sends to the database."""
+    return len(statements_of(call))
+
+
+def statements_of(call: Callable[[], object]) -> list[str]:
+    """The SQL statements ``call()`` sends, in order (their text names the
+    one that repeats when a count grows)."""
     seen = []
 
     def listener(conn, cursor, statement, *rest):
@@ -19,4 +25,4 @@ def statements_during(call: Callable[[], object]) -> int:
         call()
     finally:
         event.remove(db.engine, "before_cursor_execute", listener)
-    return len(seen)
+    return seen

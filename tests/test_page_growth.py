@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from portal.agenda import feeds
 from portal.extensions import db
@@ -30,7 +30,7 @@ from portal.models.request import QUESTIONNAIRE
 from portal.models.types import utcnow
 from portal.paging import PAGE_SIZE
 from tests.conftest import PASSWORD
-from tests.statements import statements_during
+from tests.statements import statements_during, statements_of
 
 
 def signed_in(app, user):
@@ -155,21 +155,6 @@ def test_the_accounts_page_pages_searches_and_costs_the_same_however_many(app, p
 
 
 # --- counting, and saying what grew --------------------------------------------
-
-def statements_of(call) -> list[str]:
-    """The SQL statements ``call()`` sends, in order (``statements_during``
-    counts them; the text names the one that repeats when a count grows)."""
-    seen = []
-
-    def listener(conn, cursor, statement, *rest):
-        seen.append(statement)
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
-        call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
-    return seen
-
 
 def shape(sql: str) -> str:
     """``sql`` with each list of bound parameters as one (``IN (?, ?)`` is ``IN (…)``)."""
