@@ -54,8 +54,9 @@ back to back, ten users keep two cores busy and p99 is mostly queueing.
 
 A PASS/MISS line per target: at the lowest user count, every page at least
 0.1 of the baseline's throughput (back to back) and p99 under 300 ms (with
-the pauses; back to back when --think 0); at the highest, no errors. Nothing is asserted; the exit status is 1 only when something did
-not work (seeding, start-up, sign-in).
+the pauses; back to back when --think 0); at the highest, no errors.
+Nothing is asserted; the exit status is 1 only when something did not work
+(seeding, start-up, sign-in).
 
 Caveat: load generator, gunicorn and database share this machine's cores (2
 here), so the figures are the whole machine's, not the portal's alone; ratios
