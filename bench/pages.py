@@ -197,24 +197,11 @@ def load(spec: dict) -> dict:
 # --- setting up: servers, database, seed ---------------------------------------------
 
 def database(tmp: Path):
-    """(label, URL, drop): a SQLite file in ``tmp``, or a new database on the
-    PostgreSQL server of PORTAL_BENCH_DATABASE_URL (``drop`` removes it)."""
-    server_url = os.environ.get("PORTAL_BENCH_DATABASE_URL")
-    if not server_url:
-        return "sqlite", f"sqlite:///{tmp}/bench.db", None
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    server = make_url(server_url).set(drivername="postgresql+psycopg")
-    name = f"portal_bench_pages_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    return "postgresql", server.set(database=name).render_as_string(hide_password=False), drop
+    """(label, URL, drop): on the PostgreSQL server of PORTAL_BENCH_DATABASE_URL
+    when set (a database of its own; ``drop`` removes it), else a SQLite file
+    in ``tmp`` (``bench/dashboard.py`` makes them; its last one is wanted)."""
+    from dashboard import databases  # bench/, this script's folder, is on the path
+    return list(databases(tmp, "pages"))[-1]
 
 
 def portal_env(tmp: Path, url: str, s3_config: dict) -> dict[str, str]:
